@@ -1,0 +1,173 @@
+"""Generate the engine's MJCF from `engine_spec` (one source of geometry, mass, inertia).
+
+The file is loaded unchanged by MJX in training, by C MuJoCo in the benchmarks and by the
+browser's MuJoCo WebAssembly build (npm `mujoco-js`, MuJoCo 3.3.8), so it uses only elements
+that both 3.3.8 and 3.17 accept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from orient_jax.assets import engine_spec
+
+ASSET_DIR = Path(__file__).resolve().parent
+MJCF_PATH = ASSET_DIR / "engine.xml"
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicsConfig:
+    """Physics settings shared by training and the browser (written to the manifest)."""
+
+    timestep: float = 0.005
+    """Physics step (s). RK4 at 5 ms stays stable for a tumbling asymmetric body."""
+    control_dt: float = 0.02
+    """Control period (s): one policy action is held for control_dt / timestep steps."""
+    integrator: str = "Euler"
+    """Semi-implicit Euler: 3.8x the MJX throughput of RK4 here (8 contacts, batch 1024), and
+    as close to the WebAssembly build as RK4 (DESIGN.md); its energy drift in free tumbling
+    (+2% over 10 s at 15 rad/s, +48% at 30) is offset by `angular_damping` and the floor's friction."""
+    angular_damping: float = 0.001
+    """Free-joint damping (N*m*s/rad; N*s/m on the linear dofs): light air drag, integrated
+    implicitly by Euler, which keeps long tumbles from gaining energy."""
+    solver_iterations: int = 4
+    """Newton iterations; few are enough for one body on a plane and keep MJX fast."""
+    ls_iterations: int = 8
+    friction: float = 0.8
+    """Sliding friction of floor and walls (the body's geoms use the same)."""
+    arena_half_size: float = 0.5
+    """Half the side of the square walled arena (m)."""
+    wall_height: float = 0.12
+    """Visual height of the walls (m); for collision the walls are planes."""
+    torque_margin: float = 1.2
+    """Max body torque = margin x the largest static torque needed to tip over any edge."""
+
+    @property
+    def n_substeps(self) -> int:
+        return int(round(self.control_dt / self.timestep))
+
+
+def max_tipping_torque(parts=engine_spec.PARTS) -> float:
+    """Largest gravity torque about a support edge of the collision hull (N*m).
+
+    When the body rests on a face, tipping it over an edge of that face needs at least
+    m * g * (horizontal distance from the COM to the edge); take the worst face and edge.
+    """
+    from scipy.spatial import ConvexHull
+
+    mp = engine_spec.mass_properties(parts)
+    hull = ConvexHull(engine_spec.collision_hull(parts))
+    worst = 0.0
+    for simplex in hull.simplices:  # each hull edge can be a support edge
+        for a, b in ((0, 1), (1, 2), (0, 2)):
+            p, q = hull.points[simplex[a]], hull.points[simplex[b]]
+            u = (q - p) / np.linalg.norm(q - p)
+            r = mp.com - p
+            worst = max(worst, float(np.linalg.norm(r - (r @ u) * u)))  # COM-to-edge lever arm
+    return mp.mass * 9.81 * worst
+
+
+def action_scale(config: PhysicsConfig = PhysicsConfig()) -> float:
+    return round(config.torque_margin * max_tipping_torque(), 2)
+
+
+def _fmt(values) -> str:
+    return " ".join(f"{float(v):.6g}" for v in np.atleast_1d(values))
+
+
+def build_mjcf(config: PhysicsConfig = PhysicsConfig()) -> str:
+    """The MJCF text for the engine in its arena."""
+    mp = engine_spec.mass_properties()
+    scale = action_scale(config)
+    root = ET.Element("mujoco", model="orient_engine")
+    ET.SubElement(root, "compiler", angle="radian", autolimits="true")
+    ET.SubElement(
+        root, "option",
+        timestep=f"{config.timestep:g}", integrator=config.integrator,
+        iterations=str(config.solver_iterations), ls_iterations=str(config.ls_iterations),
+        gravity="0 0 -9.81",
+    )
+    # Collision classes: the floor (bit 1) touches the body's convex hull (4 contacts); the
+    # walls (bit 2) touch only a bounding sphere (1 contact each). MJX's cost per step grows
+    # with the number of potential contacts, so this keeps it at 8.
+    default = ET.SubElement(root, "default")
+    ET.SubElement(default, "geom", friction=f"{config.friction:g} 0.005 0.0001", condim="3")
+    visual = ET.SubElement(default, "default", {"class": "visual"})
+    ET.SubElement(visual, "geom", contype="0", conaffinity="0", group="1", mass="0")
+    coll = ET.SubElement(default, "default", {"class": "collision"})
+    ET.SubElement(coll, "geom", contype="1", conaffinity="1", group="3", mass="0")
+    bound = ET.SubElement(default, "default", {"class": "wall_bound"})
+    ET.SubElement(bound, "geom", contype="2", conaffinity="2", group="4", mass="0")
+
+    asset = ET.SubElement(root, "asset")
+    ET.SubElement(asset, "mesh", name="hull", vertex=_fmt(engine_spec.collision_hull().ravel()))
+    for m in engine_spec.MATERIALS.values():
+        ET.SubElement(asset, "material", name=m.name, rgba=_fmt(m.rgba),
+                      specular=f"{m.metallic * 0.5:.3g}", shininess=f"{1 - m.roughness:.3g}")
+    ET.SubElement(asset, "material", name="floor", rgba="0.82 0.80 0.76 1")
+    ET.SubElement(asset, "material", name="wall", rgba="0.55 0.60 0.66 1")
+
+    world = ET.SubElement(root, "worldbody")
+    ET.SubElement(world, "light", name="sun", pos="0.5 -0.5 2.0", dir="-0.25 0.25 -1", directional="true")
+    h = config.arena_half_size
+    ET.SubElement(world, "geom", name="floor", type="plane", size=f"{h:g} {h:g} 0.05",
+                  material="floor", contype="1", conaffinity="1")
+    walls = {"wall_px": ((h, 0), (-1, 0)), "wall_nx": ((-h, 0), (1, 0)),
+             "wall_py": ((0, h), (0, -1)), "wall_ny": ((0, -h), (0, 1))}
+    for name, ((x, y), (nx, ny)) in walls.items():
+        ET.SubElement(world, "geom", name=name, type="plane",
+                      pos=_fmt([x, y, config.wall_height / 2]), zaxis=_fmt([nx, ny, 0]),
+                      size=f"{h:g} {config.wall_height / 2:g} 0.05",
+                      material="wall", contype="2", conaffinity="2")
+
+    body = ET.SubElement(world, "body", name="engine", pos=_fmt([0, 0, initial_height()]))
+    ET.SubElement(body, "joint", name="root", type="free", damping=f"{config.angular_damping:g}")
+    i = mp.inertia
+    ET.SubElement(body, "inertial", pos=_fmt(mp.com), mass=f"{mp.mass:.6g}",
+                  fullinertia=_fmt([i[0, 0], i[1, 1], i[2, 2], i[0, 1], i[0, 2], i[1, 2]]))
+    for part in engine_spec.PARTS:
+        attrs = dict(name=part.name, type=part.kind, pos=_fmt(part.pos), material=part.material,
+                     size=_fmt(part.size), quat=_fmt(part.axis_quat_wxyz()))
+        ET.SubElement(body, "geom", {"class": "visual", **attrs})
+    ET.SubElement(body, "geom", {"class": "collision", "name": "hull", "type": "mesh", "mesh": "hull"})
+    ET.SubElement(body, "geom", {"class": "wall_bound", "name": "wall_bound", "type": "sphere",
+                                 "size": f"{bounding_radius():.4g}"})
+    # The free joint's rotational dofs are in the body frame, so these motors apply
+    # body-frame torques; ctrl = action * scale, and ctrlrange bounds it to the same.
+    actuator = ET.SubElement(root, "actuator")
+    for k, axis in enumerate("xyz"):
+        gear = [0.0] * 6
+        gear[3 + k] = 1.0
+        ET.SubElement(actuator, "motor", name=f"torque_{axis}", joint="root",
+                      gear=_fmt(gear), ctrlrange=f"{-scale:g} {scale:g}")
+    ET.indent(root)
+    header = "<!-- Generated by orient_jax.assets.mjcf from engine_spec.py: do not edit. -->\n"
+    return header + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_mjcf(path: Path = MJCF_PATH, config: PhysicsConfig = PhysicsConfig()) -> Path:
+    """Write the MJCF atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(build_mjcf(config))
+    tmp.replace(path)
+    return path
+
+
+def bounding_radius() -> float:
+    """Radius about the body origin that contains the whole object (m)."""
+    return float(np.linalg.norm(engine_spec.collision_hull(), axis=1).max())
+
+
+def initial_height() -> float:
+    """Body-origin height at which any orientation clears the floor (m)."""
+    return bounding_radius() + 0.01
+
+
+if __name__ == "__main__":
+    print(write_mjcf())

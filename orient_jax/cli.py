@@ -1,0 +1,201 @@
+"""`orient-jax`: the command line. Thin: parse, then call the library.
+
+A user's mistake (unknown env or preset, bad value, missing or corrupt file) prints one
+line starting with "error:" and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from orient_jax.errors import UserError
+
+DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
+
+
+def _split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    """`--set env.x=1 --set ppo.y=2` -> (env overrides, ppo overrides)."""
+    env, ppo = [], []
+    for item in items:
+        head, _, rest = item.partition(".")
+        if head == "env" and rest:
+            env.append(rest)
+        elif head == "ppo" and rest:
+            ppo.append(rest)
+        else:
+            raise UserError(f"override {item!r} must start with 'env.' or 'ppo.' (e.g. ppo.num_envs=256)")
+    return env, ppo
+
+
+def _configs(args):
+    from orient_jax import config as config_lib
+    from orient_jax import sim
+    from orient_jax.rl import presets
+
+    env_over, ppo_over = _split_overrides(args.set or [])
+    env_config = config_lib.apply_overrides(sim.default_config(args.env), env_over)
+    ppo_config = config_lib.apply_overrides(presets.preset(args.preset), ppo_over)
+    return env_config, ppo_config
+
+
+def cmd_train(args) -> int:
+    from orient_jax.rl.train import RunConfig, train_and_evaluate
+
+    env_config, ppo_config = _configs(args)
+    workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}")
+    train_and_evaluate(RunConfig(env=args.env, checkpoint_every=args.checkpoint_every), env_config, ppo_config,
+                       workdir, show_progress=not args.no_progress)
+    print(f"policy written to {workdir / 'policy'}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from orient_jax.rl import evaluate as ev
+    from orient_jax.rl.checkpoint import load_policy
+    from orient_jax.rl.policy import obs_policy_fn
+
+    if args.episodes < 1:
+        raise UserError("--episodes must be at least 1")
+    artifact = load_policy(Path(args.policy))
+    out = Path(args.out or Path(args.policy).parent / "eval")
+    out.mkdir(parents=True, exist_ok=True)
+    controller = obs_policy_fn(artifact)
+    cfg = artifact.env_config
+    results = {
+        "noisy": ev.rollout(artifact.env_name, cfg, controller, args.episodes, args.seed),
+        "clean": ev.rollout(artifact.env_name, ev.without_noise(cfg), controller, args.episodes, args.seed),
+    }
+    sweep_eps = max(1, args.episodes // 4)
+    sweep = {s: float(ev.rollout(artifact.env_name, ev.with_noise_scale(cfg, s), controller, sweep_eps, args.seed).success.mean())
+             for s in args.noise_levels}
+    report = {"policy": str(args.policy), "env": artifact.env_name, "seed": args.seed,
+              **{name: r.summary() for name, r in results.items()},
+              "success_vs_noise_scale": {str(k): v for k, v in sweep.items()}, "sweep_episodes": sweep_eps}
+    ev.write_report(out / "eval.json", report)
+    png = ev.plot(results, sweep, out / "eval.png", f"{artifact.env_name}: {args.episodes} seeded starts (seed {args.seed})")
+    _print_eval(report)
+    print(f"report: {out / 'eval.json'}  plot: {png}")
+    return 0
+
+
+def _print_eval(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report['env']} evaluation")
+    for col in ("setting", "success", "median t (s)", "p90 t (s)", "median final err (deg)"):
+        table.add_column(col)
+    for name in ("noisy", "clean"):
+        s = report[name]
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"
+        table.add_row(name, f"{s['success_rate']:.1%}", fmt(s["time_to_success_median_s"]),
+                      fmt(s["time_to_success_p90_s"]), f"{s['final_error_median_deg']:.2f}")
+    Console().print(table)
+    print("success vs noise scale:", ", ".join(f"x{k}: {v:.1%}" for k, v in report["success_vs_noise_scale"].items()))
+
+
+def cmd_quickstart(args) -> int:
+    """The README's main job: train the quick preset and evaluate it."""
+    args.env, args.preset = "upright", args.preset
+    args.set = args.set or []
+    args.workdir = args.workdir or f"runs/quickstart-{args.preset}"
+    args.checkpoint_every = 20
+    cmd_train(args)
+    args.policy = str(Path(args.workdir) / "policy")
+    args.out = None
+    args.noise_levels = [0.0, 1.0, 2.0, 4.0]
+    return cmd_eval(args)
+
+
+def cmd_asset(args) -> int:
+    from orient_jax.assets import mjcf
+
+    path = mjcf.write_mjcf()
+    print(f"wrote {path} (action scale {mjcf.action_scale():.2f} N*m per axis)")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from orient_jax import config as config_lib
+
+    env_config, ppo_config = _configs(args)
+    print("\n".join(["# env (override with --set env.KEY=VALUE)"] + config_lib.describe(env_config)
+                    + ["", f"# ppo, preset {args.preset} (override with --set ppo.KEY=VALUE)"] + config_lib.describe(ppo_config)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from orient_jax.rl.presets import PRESETS
+    from orient_jax.sim import ALL_ENVS
+
+    parser = argparse.ArgumentParser(
+        prog="orient-jax",
+        description="Teach a machine to turn a 3D engine upright: MJX environments, PPO, evaluation.",
+        epilog="Every command takes --help. Configs: `orient-jax config --env upright` lists each key with its meaning.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add_common(p, with_env=True):
+        if with_env:
+            p.add_argument("--env", default="upright", help=f"task: one of {', '.join(ALL_ENVS)} (default upright)")
+        p.add_argument("--preset", default="quick", help=f"training scale: one of {', '.join(PRESETS)} (default quick)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set ppo.num_envs=256 --set env.noise.scale=2")
+
+    p = sub.add_parser("train", help="train a policy with PPO (resumes if the workdir has a checkpoint)")
+    add_common(p)
+    p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET)")
+    p.add_argument("--checkpoint-every", type=int, default=20, help="save the training state every N updates")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a policy over seeded random starts, with and without noise")
+    p.add_argument("--policy", default=str(DEFAULT_POLICIES / "upright"), help="policy folder (default: the shipped upright policy)")
+    p.add_argument("--episodes", type=int, default=1000, help="random starts (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
+    p.add_argument("--noise-levels", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0],
+                   help="noise scales for the success-vs-noise sweep (x the pose-error model)")
+    p.add_argument("--out", help="output folder for eval.json and eval.png (default: next to the policy)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("quickstart", help="the main job on CPU: train the quick upright preset, then evaluate it")
+    add_common(p, with_env=False)
+    p.add_argument("--workdir", help="run folder (default runs/quickstart-PRESET)")
+    p.add_argument("--episodes", type=int, default=1000, help="evaluation starts (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation starts")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("asset", help="regenerate assets/engine.xml from the engine's source description")
+    p.set_defaults(func=cmd_asset)
+
+    p = sub.add_parser("config", help="print every config key of an env and preset, with its meaning")
+    add_common(p)
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+
+    logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)  # silence "Failed to import warp"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Typed, frozen dataclass configs with dotted overrides (`env.noise.scale=0.5`).
+
+One config system for the whole package: each field carries a docstring (the string literal
+under it), which `describe()` turns into `--help` text. Validation lives in `__post_init__`
+of each config and raises `UserError`, so a bad value is one clear line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import json
+import typing
+from typing import Any
+
+from orient_jax.errors import UserError
+
+
+def check_range(name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
+    """Raise UserError unless lo <= value <= hi."""
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+        raise UserError(f"config value {name}={value!r} is out of range {bounds}")
+
+
+def to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
+
+
+def to_json(config: Any) -> str:
+    return json.dumps(to_dict(config), indent=2, sort_keys=True)
+
+
+def from_dict(cls: type, data: dict) -> Any:
+    """Rebuild a (nested) config dataclass from `to_dict` output; unknown keys are errors."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in hints:
+            raise UserError(f"unknown config key {key!r} for {cls.__name__}")
+        field_type = hints[key]
+        if dataclasses.is_dataclass(field_type) and isinstance(value, dict):
+            value = from_dict(field_type, value)
+        elif typing.get_origin(field_type) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _coerce(text: str, field_type: Any, name: str) -> Any:
+    origin = typing.get_origin(field_type)
+    try:
+        if field_type is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if field_type in (int, float, str):
+            return field_type(text)
+        if origin is tuple:
+            value = ast.literal_eval(text)
+            args = typing.get_args(field_type)
+            return tuple(args[0](v) for v in value)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise UserError(f"cannot parse {name}={text!r} as {field_type}") from exc
+    raise UserError(f"cannot override {name}: unsupported type {field_type}")
+
+
+def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...]) -> Any:
+    """Return a copy of `config` with `a.b.c=value` overrides applied (and validated)."""
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"override {item!r} must look like key=value (e.g. env.noise.scale=0.5)")
+        key, text = item.split("=", 1)
+        config = _replace_path(config, key.strip().split("."), text.strip(), key.strip())
+    return config
+
+
+def _replace_path(config: Any, path: list[str], text: str, full: str) -> Any:
+    hints = typing.get_type_hints(type(config))
+    head = path[0]
+    if head not in hints:
+        valid = ", ".join(sorted(hints))
+        raise UserError(f"unknown config key {full!r} ({head!r} is not one of: {valid})")
+    if len(path) == 1:
+        value = _coerce(text, hints[head], full)
+    else:
+        child = getattr(config, head)
+        if not dataclasses.is_dataclass(child):
+            raise UserError(f"unknown config key {full!r}: {head!r} has no sub-keys")
+        value = _replace_path(child, path[1:], text, full)
+    return dataclasses.replace(config, **{head: value})
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each field (the CleanRL/tyro habit), by field name."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    tree = ast.parse(source.strip() if source.startswith(" ") else source)
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs = {}
+    for node, nxt in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def describe(config: Any, prefix: str = "") -> list[str]:
+    """Lines `key = default  # doc` for every leaf field, for --help and `orient-jax config`."""
+    lines = []
+    docs = field_docs(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            lines.extend(describe(value, name + "."))
+        else:
+            doc = docs.get(f.name, "")
+            lines.append(f"{name} = {value!r}" + (f"  # {doc}" if doc else ""))
+    return lines

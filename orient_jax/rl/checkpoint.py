@@ -1,0 +1,129 @@
+"""Checkpoints: the full training state (resume after a kill) and the small policy artifact.
+
+Training state: an orbax `CheckpointManager` under `<workdir>/checkpoints`, saved every N
+updates and restored onto the same shardings, so a resumed run continues bit-exactly.
+Policy artifact (`<dir>/policy.json` + `<dir>/params/`): what inference and export need, the
+actor's parameters and its feature normalizer, with the env name and configs it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from orient_jax import config as config_lib
+from orient_jax.errors import UserError
+from orient_jax.rl.networks import RunningStats
+
+POLICY_FORMAT = 1
+
+
+def checkpoint_manager(workdir: Path, save_every: int, keep: int = 2) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, save_interval_steps=save_every, create=True)
+    return ocp.CheckpointManager(Path(workdir).resolve() / "checkpoints", options=options)
+
+
+def _empty(x) -> bool:
+    return 0 in x.shape
+
+
+def pack(tree: Any) -> Any:
+    """Drop zero-size arrays (orbax refuses them; MJX data has some, e.g. `act`)."""
+    return jax.tree.map(lambda x: None if _empty(x) else x, tree)
+
+
+def unpack(restored: Any, abstract: Any) -> Any:
+    """Inverse of `pack`: rebuild the full tree, zero-size leaves from `abstract`."""
+    leaves = iter(jax.tree.leaves(restored))
+    full, treedef = jax.tree.flatten(abstract)
+    out = []
+    for a in full:
+        if _empty(a):
+            out.append(jax.device_put(jnp.zeros(a.shape, a.dtype), a.sharding) if getattr(a, "sharding", None) else jnp.zeros(a.shape, a.dtype))
+        else:
+            out.append(next(leaves))
+    return jax.tree.unflatten(treedef, out)
+
+
+def save_train_state(manager: ocp.CheckpointManager, step: int, state: Any, force: bool = False) -> bool:
+    return manager.save(step, args=ocp.args.StandardSave(pack(state)), force=force)
+
+
+def restore_train_state(manager: ocp.CheckpointManager, step: int, abstract: Any) -> Any:
+    restored = manager.restore(step, args=ocp.args.StandardRestore(pack(abstract)))
+    return unpack(restored, abstract)
+
+
+@dataclasses.dataclass
+class PolicyArtifact:
+    env_name: str
+    env_config: Any
+    ppo_config: Any
+    actor_params: Any
+    obs_norm: RunningStats
+    metrics: dict
+
+
+def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
+    """Write the policy artifact atomically: a temp folder, then a rename over the old one."""
+    path = Path(path).resolve()
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tree = {"actor": jax.device_get(artifact.actor_params),
+            "obs_norm": {"mean": np.asarray(artifact.obs_norm.mean), "var": np.asarray(artifact.obs_norm.var),
+                         "count": np.asarray(artifact.obs_norm.count)}}
+    with ocp.PyTreeCheckpointer() as ckptr:
+        ckptr.save(tmp / "params", tree)
+    meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
+            "env_config": config_lib.to_dict(artifact.env_config),
+            "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
+    (tmp / "policy.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    old = path.with_name(path.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def load_policy(path: Path) -> PolicyArtifact:
+    """Load a policy artifact; a missing or corrupt one is a UserError naming the file."""
+    from orient_jax import sim
+    from orient_jax.rl.ppo import PPOConfig
+    from orient_jax.sim.base import EnvConfig
+
+    path = Path(path).resolve()
+    meta_path = path / "policy.json"
+    if not meta_path.is_file():
+        raise UserError(f"no policy checkpoint at {path} (missing {meta_path.name})")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("kind") != "orient_jax_policy" or meta.get("format") != POLICY_FORMAT:
+            raise UserError(f"{meta_path}: not a format-{POLICY_FORMAT} orient-jax policy")
+        env_name = meta["env"]
+        sim.default_config(env_name)  # validates the name
+        env_config = config_lib.from_dict(EnvConfig, meta["env_config"])
+        ppo_config = config_lib.from_dict(PPOConfig, meta["ppo_config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc
+    try:
+        with ocp.PyTreeCheckpointer() as ckptr:
+            tree = ckptr.restore(path / "params")
+        norm = RunningStats(mean=jnp.asarray(tree["obs_norm"]["mean"]), var=jnp.asarray(tree["obs_norm"]["var"]),
+                            count=jnp.asarray(tree["obs_norm"]["count"]))
+        actor = jax.tree.map(jnp.asarray, tree["actor"])
+    except UserError:
+        raise
+    except Exception as exc:  # orbax raises many types for a damaged folder
+        raise UserError(f"{path / 'params'}: corrupt or unreadable policy parameters ({type(exc).__name__}: {exc})") from exc
+    return PolicyArtifact(env_name, env_config, ppo_config, actor, norm, meta.get("metrics", {}))

@@ -1,0 +1,114 @@
+"""`train_and_evaluate`: the training loop around `PPO.update`.
+
+The loop itself is thin: one jitted update per iteration (rollout + learning, no Python loop
+over envs or time steps), then host-side bookkeeping: metrics to JSON lines and TensorBoard,
+a progress bar with env-steps/s, orbax checkpoints every N updates, and resume from the
+latest checkpoint when the same run is started again in the same workdir.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from orient_jax import config as config_lib
+from orient_jax import sim
+from orient_jax.errors import UserError
+from orient_jax.rl import checkpoint as ckpt_lib
+from orient_jax.rl.ppo import PPO, PPOConfig
+from orient_jax.sim.base import EnvConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    env: str = "upright"
+    """Task to train: one of the registered envs (upright, goal)."""
+    checkpoint_every: int = 20
+    """Save the full training state every this many updates (and at the end)."""
+    log_every: int = 1
+    """Write metrics every this many updates."""
+
+
+def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig) -> dict:
+    return {"run": config_lib.to_dict(run), "env": config_lib.to_dict(env_config), "ppo": config_lib.to_dict(ppo)}
+
+
+def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOConfig, workdir: Path,
+                       console: Console | None = None, show_progress: bool = True) -> ckpt_lib.PolicyArtifact:
+    """Train (or resume) in `workdir`; write `workdir/policy` and return the artifact."""
+    console = console or Console(stderr=True)
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    record = _run_record(run, env_config, ppo_config)
+    record_path = workdir / "config.json"
+    if record_path.exists():
+        try:
+            previous = json.loads(record_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{record_path}: corrupt run config ({exc})") from exc
+        if previous != json.loads(json.dumps(record)):
+            raise UserError(f"{workdir} holds a run with a different config; use another --workdir (or delete it)")
+    else:
+        tmp = record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        tmp.replace(record_path)
+
+    env = sim.load(run.env, env_config)
+    ppo = PPO(env, ppo_config)
+    manager = ckpt_lib.checkpoint_manager(workdir, run.checkpoint_every)
+    latest = manager.latest_step()
+    if latest is not None:
+        try:
+            state = ckpt_lib.restore_train_state(manager, latest, ppo.abstract_state())
+        except Exception as exc:
+            raise UserError(f"cannot resume from {workdir / 'checkpoints' / str(latest)}: {type(exc).__name__}: {exc}") from exc
+        console.print(f"[bold]resuming[/] {run.env} from update {latest} in {workdir}")
+    else:
+        state = ppo.init(jax.random.PRNGKey(ppo_config.seed))
+
+    from tensorboardX import SummaryWriter
+
+    writer = SummaryWriter(str(workdir / "tb"))
+    total = ppo_config.num_updates
+    start = int(state.update)
+    metrics_path = workdir / "metrics.jsonl"
+    last_metrics: dict = {}
+    progress = Progress(TextColumn(f"[bold]{run.env}[/]"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+                        TextColumn("{task.fields[sps]:>8,.0f} steps/s"), TextColumn("success {task.fields[success]:5.1%}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show_progress)
+    steps_per_update = ppo_config.steps_per_update
+    with progress, metrics_path.open("a") as log:
+        task = progress.add_task("train", total=total * steps_per_update, completed=start * steps_per_update, sps=0.0, success=0.0)
+        t_last = time.perf_counter()
+        for update in range(start, total):
+            state, metrics = ppo.update(state)
+            step = update + 1
+            if step % run.log_every == 0 or step == total:
+                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                now = time.perf_counter()
+                sps = steps_per_update * run.log_every / max(now - t_last, 1e-9)
+                t_last = now
+                metrics.update({"update": step, "env_steps": step * steps_per_update, "steps_per_s": sps,
+                                "time": time.time()})
+                if not all(np.isfinite(v) for v in metrics.values()):
+                    raise RuntimeError(f"non-finite training metrics at update {step}: {metrics}")
+                log.write(json.dumps(metrics) + "\n")
+                log.flush()
+                for k, v in metrics.items():
+                    writer.add_scalar(k, v, step * steps_per_update)
+                progress.update(task, completed=step * steps_per_update, sps=sps, success=metrics["episode/success"])
+                last_metrics = metrics
+            ckpt_lib.save_train_state(manager, step, state, force=(step == total))
+        manager.wait_until_finished()
+    writer.close()
+    artifact = ckpt_lib.PolicyArtifact(run.env, env_config, ppo_config, state.params.actor, state.params.obs_norm,
+                                       {k: last_metrics[k] for k in ("episode/success", "episode/return", "env_steps") if k in last_metrics})
+    ckpt_lib.save_policy(workdir / "policy", artifact)
+    return artifact

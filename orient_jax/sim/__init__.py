@@ -1,0 +1,26 @@
+"""Re-orientation environments (MJX). `load(name)` builds one from the registry."""
+
+from __future__ import annotations
+
+from orient_jax.config import apply_overrides
+from orient_jax.errors import UserError
+from orient_jax.sim import base, goal, upright
+
+_REGISTRY = {
+    "upright": (upright.Upright, upright.default_config),
+    "goal": (goal.Goal, goal.default_config),
+}
+
+ALL_ENVS = tuple(_REGISTRY)
+
+
+def default_config(name: str) -> base.EnvConfig:
+    if name not in _REGISTRY:
+        raise UserError(f"unknown env {name!r}; choose one of: {', '.join(ALL_ENVS)}")
+    return _REGISTRY[name][1]()
+
+
+def load(name: str, config: base.EnvConfig | None = None, config_overrides: list[str] = ()) -> base.ReorientEnv:
+    """Build env `name` with its default config (or `config`), plus dotted overrides."""
+    config = apply_overrides(config or default_config(name), config_overrides)
+    return _REGISTRY[name][0](config)

@@ -1,0 +1,305 @@
+"""Shared machinery of the re-orientation tasks: MJX physics, noise, randomization, success.
+
+A task file (`upright.py`, `goal.py`) subclasses `ReorientEnv` and supplies its target,
+its error angle, its policy features and its reward terms. Everything here is a pure function
+of (state, action); a `State` holds one environment (vmap it for a batch, see `vec_env.py`).
+
+Frames: world Z up; quaternions [x, y, z, w] (MuJoCo's [w, x, y, z] is converted only in
+`_orientation`); angular velocity in the body frame (MuJoCo's free-joint qvel[3:6]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import mujoco
+from flax import struct
+from mujoco import mjx
+
+from orient_jax import rotations
+from orient_jax.assets import mjcf
+from orient_jax.config import check_range
+from orient_jax.sim import noise as noise_lib
+
+Obs = dict[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseConfig:
+    model_path: str = ""
+    """Pose-error model JSON written by `orient-jax eval-pose`; "" = the documented default."""
+    scale: float = 1.0
+    """Multiplies every sampled error angle (0 = perfect pose estimates)."""
+    sign_flip: bool = True
+    """Flip the observed quaternion's sign at random (q and -q are the same rotation)."""
+    ang_vel_std: float = 0.05
+    """Std of Gaussian noise on the observed angular velocity (rad/s)."""
+
+    def __post_init__(self):
+        check_range("noise.scale", self.scale, 0.0, 20.0)
+        check_range("noise.ang_vel_std", self.ang_vel_std, 0.0, 10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomizationConfig:
+    enabled: bool = True
+    """Randomize the physics per episode (the policy must not overfit one model)."""
+    mass: tuple[float, float] = (0.85, 1.15)
+    """Range of the mass multiplier."""
+    inertia: tuple[float, float] = (0.85, 1.15)
+    """Range of each principal-inertia multiplier."""
+    friction: tuple[float, float] = (0.5, 1.1)
+    """Range of the sliding friction coefficient of the body's hull."""
+    torque_gain: tuple[float, float] = (0.85, 1.1)
+    """Range of the multiplier between commanded and applied torque."""
+
+    def __post_init__(self):
+        for name in ("mass", "inertia", "friction", "torque_gain"):
+            lo, hi = getattr(self, name)
+            check_range(f"randomization.{name}[0]", lo, 0.05, 10.0)
+            check_range(f"randomization.{name}[1]", hi, lo, 10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardScales:
+    """Weights of the named reward terms (each logged as reward/<name>)."""
+
+    alignment: float = 1.0
+    """(1 + cos(error angle)) / 2: dense guidance from anywhere."""
+    precision: float = 1.0
+    """exp(-(error / 0.15 rad)^2): sharp peak at the goal."""
+    ang_vel: float = -0.05
+    """|angular velocity|^2 near the goal (weighted by precision), to hold still."""
+    action: float = -0.02
+    """|action|^2: energy."""
+    action_rate: float = -0.05
+    """|action - previous action|^2: smooth torques."""
+    success: float = 2.0
+    """Bonus while inside the success region (error and angular velocity below bounds)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    episode_s: float = 10.0
+    """Episode length (s); success must come within it."""
+    control_dt: float = 0.02
+    """Control period (s); a multiple of the MJCF timestep."""
+    success_angle_deg: float = 10.0
+    """Success: error angle (tilt for `upright`) at most this..."""
+    success_ang_vel: float = 0.5
+    """...and |angular velocity| at most this (rad/s)..."""
+    success_hold_s: float = 1.0
+    """...held continuously for this long (s)."""
+    spawn_xy: float = 0.05
+    """Half-width of the square of random drop positions (m)."""
+    max_ang_vel: float = 60.0
+    """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
+    noise: NoiseConfig = NoiseConfig()
+    randomization: RandomizationConfig = RandomizationConfig()
+    reward: RewardScales = RewardScales()
+
+    def __post_init__(self):
+        check_range("episode_s", self.episode_s, 0.1, 600.0)
+        check_range("control_dt", self.control_dt, 0.001, 1.0)
+        check_range("success_angle_deg", self.success_angle_deg, 0.1, 180.0)
+        check_range("success_ang_vel", self.success_ang_vel, 0.0, 100.0)
+        check_range("success_hold_s", self.success_hold_s, 0.0, self.episode_s)
+        check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
+
+
+@struct.dataclass
+class State:
+    """One environment. Batched states have a leading env axis on every array."""
+
+    data: mjx.Data
+    obs: Obs
+    """The raw signals of the policy's ONNX contract: quat (4,), ang_vel (3,), prev_action (3,)
+    and, for goal tasks, target (4,)."""
+    critic_obs: jax.Array
+    """Privileged features for the value function (true state, randomization), (C,)."""
+    reward: jax.Array
+    done: jax.Array
+    """Episode over (time limit or blow-up): the vector wrapper resets it."""
+    truncated: jax.Array
+    """Ended by the time limit (bootstrap the value) rather than terminated."""
+    metrics: dict[str, jax.Array]
+    info: dict[str, Any]
+
+
+class ReorientEnv:
+    """Base: a rigid engine on a floor in a walled arena, turned by body-frame torques."""
+
+    goal_conditioned: bool = False
+
+    def __init__(self, config: EnvConfig, mjcf_path: str | None = None):
+        self.config = config
+        self.mj_model = mujoco.MjModel.from_xml_path(str(mjcf_path or mjcf.MJCF_PATH))
+        self.mjx_model = mjx.put_model(self.mj_model)
+        self.timestep = float(self.mj_model.opt.timestep)
+        self.n_substeps = int(round(config.control_dt / self.timestep))
+        if self.n_substeps < 1 or abs(self.n_substeps * self.timestep - config.control_dt) > 1e-9:
+            from orient_jax.errors import UserError
+            raise UserError(f"control_dt={config.control_dt} is not a multiple of the timestep {self.timestep}")
+        self.action_scale = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 1], jnp.float32)
+        self.episode_steps = int(round(config.episode_s / config.control_dt))
+        self.hold_steps = int(round(config.success_hold_s / config.control_dt))
+        self.noise_model = noise_lib.load(config.noise.model_path)
+        self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
+        self._init_height = mjcf.initial_height()
+        self._data_template = mjx.make_data(self.mjx_model)
+
+    # ----- task hooks -------------------------------------------------------------------
+    def _sample_target(self, key: jax.Array) -> jax.Array:
+        """Target orientation [x, y, z, w] of an episode."""
+        raise NotImplementedError
+
+    def error_angle(self, quat: jax.Array, target: jax.Array) -> jax.Array:
+        """Angle (rad) between the orientation and the task's goal."""
+        raise NotImplementedError
+
+    @staticmethod
+    def policy_features(obs: Obs) -> jax.Array:
+        """Features the policy computes from the raw signals (inside the exported graph)."""
+        raise NotImplementedError
+
+    # ----- sizes ----------------------------------------------------------------------------
+    @property
+    def action_size(self) -> int:
+        return 3
+
+    def obs_spec(self) -> dict[str, tuple[int, ...]]:
+        spec = {"quat": (4,), "ang_vel": (3,), "prev_action": (3,)}
+        if self.goal_conditioned:
+            spec["target"] = (4,)
+        return spec
+
+    # ----- dynamics -------------------------------------------------------------------------
+    def _sample_randomization(self, key: jax.Array) -> dict[str, jax.Array]:
+        r = self.config.randomization
+        keys = jax.random.split(key, 4)
+        if not r.enabled:
+            return {"mass": jnp.ones(()), "inertia": jnp.ones(3), "friction": jnp.asarray(self.mj_model.geom_friction[self._hull_geom, 0]),
+                    "torque_gain": jnp.ones(())}
+        u = lambda k, rng, shape=(): jax.random.uniform(k, shape, minval=rng[0], maxval=rng[1])
+        return {"mass": u(keys[0], r.mass), "inertia": u(keys[1], r.inertia, (3,)),
+                "friction": u(keys[2], r.friction), "torque_gain": u(keys[3], r.torque_gain)}
+
+    def _model(self, dr: dict[str, jax.Array]) -> mjx.Model:
+        """The MJX model with this episode's randomized mass, inertia and hull friction."""
+        m = self.mjx_model
+        body = 1  # the engine (body 0 is the world)
+        return m.tree_replace({
+            "body_mass": m.body_mass.at[body].multiply(dr["mass"]),
+            "body_inertia": m.body_inertia.at[body].multiply(dr["inertia"] * dr["mass"]),
+            "geom_friction": m.geom_friction.at[self._hull_geom, 0].set(dr["friction"]),
+        })
+
+    def _physics(self, model: mjx.Model, data: mjx.Data, ctrl: jax.Array) -> mjx.Data:
+        data = data.replace(ctrl=ctrl)
+        return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(model, d), data)
+
+    @staticmethod
+    def _orientation(data: mjx.Data) -> tuple[jax.Array, jax.Array]:
+        """(quat [x, y, z, w] canonical, body-frame angular velocity (3,)) from MuJoCo state."""
+        return rotations.canonicalize(rotations.from_mujoco(data.qpos[3:7])), data.qvel[3:6]
+
+    def _observe(self, key: jax.Array, quat: jax.Array, ang_vel: jax.Array, prev_action: jax.Array,
+                 target: jax.Array) -> Obs:
+        """Noisy raw signals, as the pose model (quat) and a gyro (ang_vel) would give them."""
+        cfg = self.config.noise
+        k_err, k_sign, k_gyro = jax.random.split(key, 3)
+        error = self.noise_model.sample_error(k_err, cfg.scale)
+        noisy = rotations.canonicalize(rotations.multiply(error, quat))
+        if cfg.sign_flip:
+            noisy = jnp.where(jax.random.bernoulli(k_sign), -noisy, noisy)
+        obs = {"quat": noisy, "ang_vel": ang_vel + cfg.ang_vel_std * jax.random.normal(k_gyro, (3,)),
+               "prev_action": prev_action}
+        if self.goal_conditioned:
+            obs["target"] = target
+        return obs
+
+    def _critic_obs(self, data: mjx.Data, quat: jax.Array, target: jax.Array, prev_action: jax.Array,
+                    info: dict[str, Any]) -> jax.Array:
+        """Privileged value features: true orientation, velocities, height, randomization, time."""
+        dr = info["dr"]
+        clean = {"quat": quat, "ang_vel": data.qvel[3:6], "prev_action": prev_action}
+        if self.goal_conditioned:
+            clean["target"] = target
+        time_left = 1.0 - info["step"] / self.episode_steps
+        return jnp.concatenate([
+            self.policy_features(clean), rotations.to_6d(quat), data.qvel[:3], data.qpos[2:3] * 5.0,
+            jnp.stack([dr["mass"], dr["friction"], dr["torque_gain"], time_left,
+                       info["hold"] / jnp.maximum(self.hold_steps, 1)]), dr["inertia"],
+        ])
+
+    # ----- API ------------------------------------------------------------------------------
+    def reset(self, key: jax.Array) -> State:
+        """Drop the engine at a uniformly random orientation above the arena's centre."""
+        k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
+        quat = rotations.sample_uniform(k_rot)
+        xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
+        qpos = jnp.concatenate([xy, jnp.array([self._init_height]), rotations.to_mujoco(quat)])
+        data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
+        target = self._sample_target(k_target)
+        info = {"rng": k_next, "dr": self._sample_randomization(k_dr), "target": target,
+                "step": jnp.zeros((), jnp.int32), "hold": jnp.zeros((), jnp.int32),
+                "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
+                "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool)}
+        zeros3 = jnp.zeros(3)
+        obs = self._observe(k_obs, quat, zeros3, zeros3, target)
+        metrics = self._zero_metrics()
+        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, zeros3, info),
+                     reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
+                     metrics=metrics, info=info)
+
+    def _zero_metrics(self) -> dict[str, jax.Array]:
+        names = ["error_deg", "ang_vel", "success", "nan"] + [f"reward/{k}" for k in dataclasses.asdict(self.config.reward)]
+        return {k: jnp.zeros(()) for k in names}
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """Apply action in [-1, 1]^3 (scaled to body torque) for one control period."""
+        info = dict(state.info)
+        action = jnp.clip(jnp.nan_to_num(action), -1.0, 1.0)
+        dr = info["dr"]
+        data = self._physics(self._model(dr), state.data, action * self.action_scale * dr["torque_gain"])
+        # A blown-up simulation is detected, replaced by the previous state and ended here
+        # (the vector wrapper resets it); no NaN ever leaves the environment.
+        ang_vel_norm = jnp.linalg.norm(data.qvel[3:6])
+        bad = ~(jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))) | (ang_vel_norm > self.config.max_ang_vel)
+        data = jax.tree.map(lambda new, old: jnp.where(bad, old, new), data, state.data)
+        quat, ang_vel = self._orientation(data)
+        error = self.error_angle(quat, info["target"])
+        in_region = (error <= jnp.deg2rad(self.config.success_angle_deg)) & (jnp.linalg.norm(ang_vel) <= self.config.success_ang_vel)
+        hold = jnp.where(in_region, info["hold"] + 1, 0)
+        step = info["step"] + 1
+        newly = (hold >= self.hold_steps) & ~info["success"]
+        info.update(step=step, hold=hold, success=info["success"] | newly,
+                    success_step=jnp.where(newly, step - self.hold_steps, info["success_step"]),
+                    prev_action=action, nan=bad)
+        key, k_obs = jax.random.split(info["rng"])
+        info["rng"] = key
+        terms = self._reward_terms(error, ang_vel, action, state.info["prev_action"], in_region)
+        scales = dataclasses.asdict(self.config.reward)
+        reward = sum(scales[k] * v for k, v in terms.items()) * self.config.control_dt
+        reward = jnp.where(bad, 0.0, reward)
+        truncated = step >= self.episode_steps
+        metrics = {"error_deg": jnp.rad2deg(error), "ang_vel": jnp.linalg.norm(ang_vel),
+                   "success": info["success"].astype(jnp.float32), "nan": bad.astype(jnp.float32),
+                   **{f"reward/{k}": scales[k] * v for k, v in terms.items()}}
+        obs = self._observe(k_obs, quat, ang_vel, action, info["target"])
+        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, info["target"], action, info),
+                     reward=reward, done=truncated | bad, truncated=truncated & ~bad, metrics=metrics, info=info)
+
+    def _reward_terms(self, error, ang_vel, action, prev_action, in_region) -> dict[str, jax.Array]:
+        precision = jnp.exp(-jnp.square(error / 0.15))
+        return {
+            "alignment": 0.5 * (1.0 + jnp.cos(error)),
+            "precision": precision,
+            "ang_vel": precision * jnp.sum(jnp.square(ang_vel)),
+            "action": jnp.sum(jnp.square(action)),
+            "action_rate": jnp.sum(jnp.square(action - prev_action)),
+            "success": in_region.astype(jnp.float32),
+        }

@@ -1,0 +1,174 @@
+"""Every registered env: jits, resets, steps, keeps shapes, stays finite; reward terms behave."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from orient_jax import rotations, sim
+from orient_jax.assets.mjcf import PhysicsConfig
+from orient_jax.errors import UserError
+from orient_jax.sim.vec_env import VecEnv
+
+N = 8
+
+
+@pytest.fixture(scope="module", params=sim.ALL_ENVS)
+def env(request):
+    return sim.load(request.param)
+
+
+@pytest.fixture(scope="module")
+def jitted(env):
+    venv = VecEnv(env, N)
+    return venv, jax.jit(venv.reset), jax.jit(venv.step)
+
+
+def _check_finite(state):
+    for leaf in jax.tree.leaves((state.obs, state.critic_obs, state.reward, state.metrics)):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+
+
+def test_reset_and_step_shapes(env, jitted):
+    venv, reset, step = jitted
+    state = reset(jax.random.PRNGKey(0))
+    spec = env.obs_spec()
+    assert set(state.obs) == set(spec)
+    for name, shape in spec.items():
+        assert state.obs[name].shape == (N,) + shape
+    critic_size = state.critic_obs.shape[-1]
+    next_state, final = step(state, jnp.zeros((N, 3)))
+    assert next_state.critic_obs.shape == (N, critic_size) == final.shape
+    assert next_state.reward.shape == (N,)
+    assert jax.tree.structure(next_state) == jax.tree.structure(state)
+    _check_finite(next_state)
+    # Observed quaternions are unit (either sign); the policy features have a fixed size.
+    np.testing.assert_allclose(np.linalg.norm(next_state.obs["quat"], axis=-1), 1.0, atol=1e-5)
+    assert env.policy_features(next_state.obs).shape[0] == N
+
+
+@pytest.mark.parametrize("kind", ["random", "extreme", "nan", "bang_bang"])
+def test_stays_finite_under_wild_actions(env, jitted, kind):
+    venv, reset, step = jitted
+    state = reset(jax.random.PRNGKey(1))
+    key = jax.random.PRNGKey(2)
+
+    @jax.jit
+    def run(state, key):
+        def body(state, k):
+            if kind == "random":
+                a = jax.random.uniform(k, (N, 3), minval=-1, maxval=1)
+            elif kind == "extreme":
+                a = jnp.sign(jax.random.normal(k, (N, 3))) * 1e6
+            elif kind == "nan":
+                a = jnp.full((N, 3), jnp.nan)
+            else:
+                a = jnp.ones((N, 3))
+            state, _ = step(state, a)
+            return state, (state.reward, state.metrics["error_deg"])
+
+        return jax.lax.scan(body, state, jax.random.split(key, 150))
+
+    state, (rewards, errors) = run(state, key)
+    _check_finite(state)
+    assert np.all(np.isfinite(np.asarray(rewards))) and np.all(np.isfinite(np.asarray(errors)))
+    # The body stays inside the walled arena.
+    xy = np.asarray(state.data.qpos[:, :2])
+    assert np.all(np.abs(xy) < PhysicsConfig().arena_half_size)
+
+
+def test_blow_up_is_detected_reset_and_counted():
+    env = sim.load("upright")
+    state = env.reset(jax.random.PRNGKey(0))
+    bad = state.replace(data=state.data.replace(qvel=state.data.qvel.at[3].set(jnp.nan)))
+    out = jax.jit(env.step)(bad, jnp.zeros(3))
+    assert bool(out.done) and not bool(out.truncated)
+    assert float(out.metrics["nan"]) == 1.0
+    _check_finite(out)
+
+
+def test_episode_truncates_and_autoresets():
+    env = sim.load("upright", config_overrides=["episode_s=0.1"])
+    venv = VecEnv(env, 4)
+    state = venv.reset(jax.random.PRNGKey(0))
+    step = jax.jit(venv.step)
+    dones = []
+    for _ in range(env.episode_steps):
+        state, _ = step(state, jnp.zeros((4, 3)))
+        dones.append(np.asarray(state.done))
+    assert not any(d.any() for d in dones[:-1]) and dones[-1].all()
+    assert np.all(np.asarray(state.info["step"]) == 0)  # the fresh episodes
+
+
+def _state_at(env, quat, ang_vel=(0.0, 0.0, 0.0)):
+    state = env.reset(jax.random.PRNGKey(0))
+    qpos = state.data.qpos.at[3:7].set(rotations.to_mujoco(jnp.asarray(quat))).at[2].set(0.2)
+    return state.replace(data=state.data.replace(qpos=qpos, qvel=state.data.qvel.at[3:6].set(jnp.asarray(ang_vel))))
+
+
+def test_upright_scores_higher_than_upside_down():
+    env = sim.load("upright", config_overrides=["randomization.enabled=false"])
+    step = jax.jit(env.step)
+    upright = step(_state_at(env, [0.0, 0.0, 0.0, 1.0]), jnp.zeros(3))
+    side = step(_state_at(env, [np.sin(np.pi / 4), 0.0, 0.0, np.cos(np.pi / 4)]), jnp.zeros(3))
+    down = step(_state_at(env, [1.0, 0.0, 0.0, 0.0]), jnp.zeros(3))
+    assert float(upright.reward) > float(side.reward) > float(down.reward)
+    assert float(upright.metrics["reward/alignment"]) > 0.99 > 0.01 > float(down.metrics["reward/alignment"])
+    # Spinning in place near upright costs; torque costs.
+    spinning = step(_state_at(env, [0.0, 0.0, 0.0, 1.0], ang_vel=(0.0, 0.0, 5.0)), jnp.zeros(3))
+    assert float(spinning.metrics["reward/ang_vel"]) < 0
+    pushing = step(_state_at(env, [0.0, 0.0, 0.0, 1.0]), jnp.ones(3))
+    assert float(pushing.metrics["reward/action"]) < 0
+
+
+def test_goal_reward_prefers_the_target():
+    env = sim.load("goal", config_overrides=["randomization.enabled=false"])
+    step = jax.jit(env.step)
+    state = _state_at(env, [0.0, 0.0, 0.0, 1.0])
+    at_target = state.replace(info={**state.info, "target": jnp.array([0.0, 0.0, 0.0, 1.0])})
+    away = state.replace(info={**state.info, "target": jnp.array([0.0, 0.0, 1.0, 0.0])})  # 180 deg yaw
+    assert float(step(at_target, jnp.zeros(3)).reward) > float(step(away, jnp.zeros(3)).reward)
+
+
+def test_upright_hold_reaches_success():
+    env = sim.load("upright", config_overrides=["randomization.enabled=false", "success_hold_s=0.2"])
+    state = _state_at(env, [0.0, 0.0, 0.0, 1.0])
+    step = jax.jit(env.step)
+    for _ in range(60):
+        state = step(state, jnp.zeros(3))
+    assert bool(state.info["success"])
+    assert 0 <= int(state.info["success_step"]) < 60
+
+
+def test_observation_noise_follows_the_model():
+    env = sim.load("upright", config_overrides=["randomization.enabled=false"])
+    keys = jax.random.split(jax.random.PRNGKey(3), 4000)
+    quat = rotations.sample_uniform(jax.random.PRNGKey(4), (4000,))
+    obs = jax.vmap(lambda k, q: env._observe(k, q, jnp.zeros(3), jnp.zeros(3), q))(keys, quat)
+    err = np.rad2deg(np.asarray(rotations.geodesic_angle(obs["quat"], quat)))
+    assert abs(np.median(err) - env.noise_model.median_deg()) < 0.25
+    # Sign flips: both signs of w occur.
+    w = np.asarray(obs["quat"][:, 3])
+    assert 0.3 < (w < 0).mean() < 0.7
+
+
+def test_unknown_env_and_bad_overrides_are_user_errors():
+    with pytest.raises(UserError, match="unknown env"):
+        sim.load("nope")
+    with pytest.raises(UserError, match="out of range"):
+        sim.load("upright", config_overrides=["noise.scale=-1"])
+    with pytest.raises(UserError, match="unknown config key"):
+        sim.load("upright", config_overrides=["noise.nope=1"])
+    with pytest.raises(UserError, match="cannot parse"):
+        sim.load("upright", config_overrides=["episode_s=abc"])
+
+
+def test_randomization_changes_the_physics():
+    env = sim.load("upright")
+    a = env.reset(jax.random.PRNGKey(0)).info["dr"]
+    b = env.reset(jax.random.PRNGKey(1)).info["dr"]
+    assert float(a["mass"]) != float(b["mass"])
+    model = env._model(a)
+    assert np.isclose(float(model.body_mass[1]), env.mj_model.body_mass[1] * float(a["mass"]), rtol=1e-5)
