@@ -179,9 +179,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
-
-    logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)  # silence "Failed to import warp"
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

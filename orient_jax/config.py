@@ -69,29 +69,30 @@ def _coerce(text: str, field_type: Any, name: str) -> Any:
 
 
 def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...]) -> Any:
-    """Return a copy of `config` with `a.b.c=value` overrides applied (and validated)."""
+    """Return a copy of `config` with `a.b.c=value` overrides applied, validated once at the end
+    (so that overrides which only make sense together, like a shorter episode and a shorter
+    hold, can be given in any order)."""
+    data = to_dict(config)
     for item in overrides:
         if "=" not in item:
             raise UserError(f"override {item!r} must look like key=value (e.g. env.noise.scale=0.5)")
         key, text = item.split("=", 1)
-        config = _replace_path(config, key.strip().split("."), text.strip(), key.strip())
-    return config
-
-
-def _replace_path(config: Any, path: list[str], text: str, full: str) -> Any:
-    hints = typing.get_type_hints(type(config))
-    head = path[0]
-    if head not in hints:
-        valid = ", ".join(sorted(hints))
-        raise UserError(f"unknown config key {full!r} ({head!r} is not one of: {valid})")
-    if len(path) == 1:
-        value = _coerce(text, hints[head], full)
-    else:
-        child = getattr(config, head)
-        if not dataclasses.is_dataclass(child):
-            raise UserError(f"unknown config key {full!r}: {head!r} has no sub-keys")
-        value = _replace_path(child, path[1:], text, full)
-    return dataclasses.replace(config, **{head: value})
+        key = key.strip()
+        cls, node, path = type(config), data, key.split(".")
+        for depth, head in enumerate(path):
+            hints = typing.get_type_hints(cls)
+            if head not in hints:
+                valid = ", ".join(sorted(hints))
+                raise UserError(f"unknown config key {key!r} ({head!r} is not one of: {valid})")
+            if depth == len(path) - 1:
+                if dataclasses.is_dataclass(hints[head]):
+                    raise UserError(f"config key {key!r} is a group; set one of its fields")
+                node[head] = _coerce(text.strip(), hints[head], key)
+            else:
+                if not dataclasses.is_dataclass(hints[head]):
+                    raise UserError(f"unknown config key {key!r}: {head!r} has no sub-keys")
+                cls, node = hints[head], node[head]
+    return from_dict(type(config), data)
 
 
 def field_docs(cls: type) -> dict[str, str]:

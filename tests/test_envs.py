@@ -90,7 +90,7 @@ def test_blow_up_is_detected_reset_and_counted():
 
 
 def test_episode_truncates_and_autoresets():
-    env = sim.load("upright", config_overrides=["episode_s=0.1"])
+    env = sim.load("upright", config_overrides=["episode_s=0.1", "success_hold_s=0.05"])
     venv = VecEnv(env, 4)
     state = venv.reset(jax.random.PRNGKey(0))
     step = jax.jit(venv.step)

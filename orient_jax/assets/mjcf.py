@@ -44,32 +44,56 @@ class PhysicsConfig:
     """Half the side of the square walled arena (m)."""
     wall_height: float = 0.12
     """Visual height of the walls (m); for collision the walls are planes."""
-    torque_margin: float = 1.2
-    """Max body torque = margin x the largest static torque needed to tip over any edge."""
+    torque_margin: float = 1.4
+    """Max body torque = margin x the torque that tips the body off its hardest face."""
 
     @property
     def n_substeps(self) -> int:
         return int(round(self.control_dt / self.timestep))
 
 
-def max_tipping_torque(parts=engine_spec.PARTS) -> float:
-    """Largest gravity torque about a support edge of the collision hull (N*m).
+def resting_faces(parts=engine_spec.PARTS) -> list[tuple[np.ndarray, float]]:
+    """Faces of the collision hull the body can rest on: (outward normal, lever arm).
 
-    When the body rests on a face, tipping it over an edge of that face needs at least
-    m * g * (horizontal distance from the COM to the edge); take the worst face and edge.
+    The lever arm is the distance, in the face's plane, from the COM's projection to the
+    nearest edge of the face: tipping off that face over its easiest edge needs a body torque
+    of at least m * g * lever arm. Faces whose COM projection falls outside are not stable.
     """
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
-    mp = engine_spec.mass_properties(parts)
-    hull = ConvexHull(engine_spec.collision_hull(parts))
-    worst = 0.0
-    for simplex in hull.simplices:  # each hull edge can be a support edge
-        for a, b in ((0, 1), (1, 2), (0, 2)):
-            p, q = hull.points[simplex[a]], hull.points[simplex[b]]
-            u = (q - p) / np.linalg.norm(q - p)
-            r = mp.com - p
-            worst = max(worst, float(np.linalg.norm(r - (r @ u) * u)))  # COM-to-edge lever arm
-    return mp.mass * 9.81 * worst
+    com = engine_spec.mass_properties(parts).com
+    points = engine_spec.collision_hull(parts)
+    hull = ConvexHull(points)
+    planes: dict[tuple, set] = {}
+    for eq, simplex in zip(hull.equations, hull.simplices):  # merge coplanar triangles
+        planes.setdefault(tuple(np.round(eq, 4)), set()).update(simplex)
+    faces = []
+    for key, idx in planes.items():
+        normal, offset = np.array(key[:3]), key[3]
+        center = com - (normal @ com + offset) * normal
+        u = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+        u /= np.linalg.norm(u)
+        v = np.cross(normal, u)
+        flat = np.c_[(points[list(idx)] - center) @ u, (points[list(idx)] - center) @ v]
+        try:
+            polygon = ConvexHull(flat)
+        except QhullError:
+            continue
+        if np.all(polygon.equations[:, 2] < 0):  # COM projection strictly inside: stable
+            faces.append((normal, float(np.min(-polygon.equations[:, 2]))))
+    return faces
+
+
+def max_tipping_torque(parts=engine_spec.PARTS) -> float:
+    """Torque (N*m) that tips the body off its hardest resting face, upright excepted.
+
+    With a little more than this, the body can roll off any face it lands on, one edge at a
+    time, but it cannot swing over a far edge in one go: reaching upright takes a choice of
+    edges (or rocking), which is where a learned policy can beat a PD controller.
+    """
+    mass = engine_spec.mass_properties(parts).mass
+    levers = [lever for normal, lever in resting_faces(parts) if normal[2] > -0.99]  # skip the bottom face
+    return mass * 9.81 * max(levers)
 
 
 def action_scale(config: PhysicsConfig = PhysicsConfig()) -> float:

@@ -197,6 +197,13 @@ class ReorientEnv:
             "geom_friction": m.geom_friction.at[self._hull_geom, 0].set(dr["friction"]),
         })
 
+    def _at_rest(self, data: mjx.Data) -> mjx.Data:
+        """A finite copy of `data` at rest: what a blown-up step falls back to."""
+        qpos = jnp.nan_to_num(data.qpos)
+        quat = rotations.normalize(rotations.from_mujoco(qpos[3:7]))
+        qpos = qpos.at[3:7].set(rotations.to_mujoco(quat))
+        return data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), qacc=jnp.zeros_like(data.qacc))
+
     def _physics(self, model: mjx.Model, data: mjx.Data, ctrl: jax.Array) -> mjx.Data:
         data = data.replace(ctrl=ctrl)
         return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(model, d), data)
@@ -269,7 +276,8 @@ class ReorientEnv:
         # (the vector wrapper resets it); no NaN ever leaves the environment.
         ang_vel_norm = jnp.linalg.norm(data.qvel[3:6])
         bad = ~(jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))) | (ang_vel_norm > self.config.max_ang_vel)
-        data = jax.tree.map(lambda new, old: jnp.where(bad, old, new), data, state.data)
+        fallback = self._at_rest(state.data)
+        data = jax.tree.map(lambda new, old: jnp.where(bad, old, new), data, fallback)
         quat, ang_vel = self._orientation(data)
         error = self.error_angle(quat, info["target"])
         in_region = (error <= jnp.deg2rad(self.config.success_angle_deg)) & (jnp.linalg.norm(ang_vel) <= self.config.success_ang_vel)
