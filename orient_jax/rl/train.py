@@ -105,10 +105,16 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
                     writer.add_scalar(k, v, step * steps_per_update)
                 progress.update(task, completed=step * steps_per_update, sps=sps, success=metrics["episode/success"])
                 last_metrics = metrics
-            ckpt_lib.save_train_state(manager, step, state, force=(step == total))
+            if ckpt_lib.save_train_state(manager, step, state, force=(step == total)) and step < total:
+                # The latest policy is usable while training goes on (or after a kill).
+                ckpt_lib.save_policy(workdir / "policy_latest", _artifact(run, env_config, ppo_config, state, last_metrics))
         manager.wait_until_finished()
     writer.close()
-    artifact = ckpt_lib.PolicyArtifact(run.env, env_config, ppo_config, state.params.actor, state.params.obs_norm,
-                                       {k: last_metrics[k] for k in ("episode/success", "episode/return", "env_steps") if k in last_metrics})
+    artifact = _artifact(run, env_config, ppo_config, state, last_metrics)
     ckpt_lib.save_policy(workdir / "policy", artifact)
     return artifact
+
+
+def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:
+    kept = {k: metrics[k] for k in ("episode/success", "episode/return", "env_steps", "update") if k in metrics}
+    return ckpt_lib.PolicyArtifact(run.env, env_config, ppo_config, state.params.actor, state.params.obs_norm, kept)

@@ -95,6 +95,9 @@ class EnvConfig:
     """...held continuously for this long (s)."""
     spawn_xy: float = 0.05
     """Half-width of the square of random drop positions (m)."""
+    goal_hold_margin: float = 0.7
+    """Goal task: targets are uniformly random orientations that the engine can hold against
+    gravity using at most this fraction of its torque (balanced on its lowest point)."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -108,6 +111,7 @@ class EnvConfig:
         check_range("success_ang_vel", self.success_ang_vel, 0.0, 100.0)
         check_range("success_hold_s", self.success_hold_s, 0.0, self.episode_s)
         check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
+        check_range("goal_hold_margin", self.goal_hold_margin, 0.05, 1.0)
 
 
 @struct.dataclass

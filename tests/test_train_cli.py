@@ -1,0 +1,93 @@
+"""Training loop and CLI: kill -> resume gives the same parameters; user errors are one line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from orient_jax import sim
+from orient_jax.rl import checkpoint as ckpt_lib
+from orient_jax.rl.presets import preset
+from orient_jax.rl.train import RunConfig, train_and_evaluate
+
+CLI = [sys.executable, "-m", "orient_jax.cli"]
+UPDATES = 40
+TINY = ["--preset", "tiny", "--set", f"ppo.total_steps={32 * 16 * UPDATES}"]
+
+
+def _run_cli(*args, timeout=600, **kw):
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _leaves(artifact):
+    return [np.asarray(x) for x in jax.tree.leaves((artifact.actor_params, artifact.obs_norm))]
+
+
+@pytest.mark.slow
+def test_kill_then_resume_gives_the_same_parameters(tmp_path):
+    # Reference: one uninterrupted run.
+    ref = train_and_evaluate(RunConfig(env="upright", checkpoint_every=5), sim.default_config("upright"),
+                             preset("tiny", total_steps=32 * 16 * UPDATES), tmp_path / "ref", show_progress=False)
+    # Same run, SIGKILLed once a mid-run checkpoint is on disk, then started again.
+    workdir = tmp_path / "killed"
+    cmd = CLI + ["train", *TINY, "--workdir", str(workdir), "--checkpoint-every", "5", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not (workdir / "checkpoints" / "10").is_dir():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "policy").exists(), "the run finished before it could be killed"
+    resumed = _run_cli("train", *TINY, "--workdir", str(workdir), "--checkpoint-every", "5", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming" in resumed.stderr
+    got = ckpt_lib.load_policy(workdir / "policy")
+    for a, b in zip(_leaves(ref), _leaves(got), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The metrics log covers every update exactly once after the resume.
+    updates = [json.loads(l)["update"] for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert sorted(set(updates)) == list(range(1, UPDATES + 1))
+
+
+def test_cli_user_errors_are_one_line(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "policy.json").write_text("{not json")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "policy.json").write_text(json.dumps({"kind": "orient_jax_policy", "format": 1, "env": "upright",
+                                                     "env_config": {}, "ppo_config": {}}))
+    cases = [
+        (["train", "--env", "nope"], "unknown env"),
+        (["train", "--preset", "nope"], "unknown preset"),
+        (["train", "--set", "ppo.num_envs=0"], "out of range"),
+        (["train", "--set", "env.noise.scale=abc"], "cannot parse"),
+        (["train", "--set", "bogus=1"], "must start with"),
+        (["eval", "--policy", str(tmp_path / "missing")], "no policy checkpoint"),
+        (["eval", "--policy", str(broken)], "corrupt policy metadata"),
+        (["eval", "--policy", str(partial)], "corrupt or unreadable"),
+    ]
+    for args, message in cases:
+        out = _run_cli(*args, timeout=120)
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        lines = [l for l in out.stderr.strip().splitlines() if l.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], (args, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_cli_help_explains_every_command():
+    out = _run_cli("--help")
+    assert out.returncode == 0
+    for command in ("train", "eval", "quickstart", "asset", "config"):
+        assert command in out.stdout
+    out = _run_cli("config", "--env", "goal")
+    assert out.returncode == 0 and "noise.scale = 1.0  # Multiplies every sampled error angle" in out.stdout
