@@ -51,7 +51,7 @@ def tune(env_name, env_config, episodes: int, seed: int) -> tuple[float, float, 
     from orient_jax.rl import evaluate as ev
 
     grid = []
-    for kp, kd in itertools.product([0.5, 1.0, 2.0, 4.0], [0.05, 0.1, 0.2, 0.4]):
+    for kp, kd in itertools.product([1.0, 2.0, 4.0, 8.0, 16.0], [0.02, 0.05, 0.1, 0.2, 0.4]):
         res = ev.rollout(env_name, env_config, pd_controller(env_name, kp, kd), episodes, seed)
         s = res.summary()
         score = (s["success_rate"], -(s["time_to_success_median_s"] or 1e9))

@@ -4,11 +4,15 @@ Conventions (DESIGN.md, fixed):
   - quaternions are [x, y, z, w] (scalar last), unit norm, canonical sign w >= 0;
   - q maps body-frame vectors to world-frame vectors: v_world = rotate(q, v_body);
   - MuJoCo stores [w, x, y, z]: `to_mujoco` / `from_mujoco` are the only conversions;
-  - world is Z up; "tilt" is the angle between the body's +Z axis and world +Z;
-  - the error between q1 and q2 is the geodesic angle 2*acos(|<q1, q2>|).
+  - world is Z up; "tilt" is the angle between the body's +Z axis (in world) and world +Z;
+  - the error between q1 and q2 is the geodesic angle 2*acos(|<q1, q2>|), in radians,
+    computed as 2*atan2(|vec(d)|, |w(d)|) with d = q1^-1 q2 (acos is useless near 0 in float32).
 
 Every function broadcasts over leading axes: a quaternion is (..., 4), a vector (..., 3), a
-matrix (..., 3, 3), so the same code serves one env, a vmapped batch or an ONNX graph.
+matrix (..., 3, 3), so the same code serves one env, a vmapped batch or an exported graph.
+Everything is jit/vmap-safe and branch-free, and gradients stay finite at the usual singular
+points (zero vectors, identity rotations). Constructors return canonical quaternions (w >= 0);
+`multiply` does not canonicalize (callers that store a result do).
 """
 
 from __future__ import annotations
@@ -17,9 +21,21 @@ import jax
 import jax.numpy as jnp
 
 
-def identity(shape: tuple[int, ...] = ()) -> jax.Array:
-    """Identity quaternions, shape + (4,)."""
-    return jnp.broadcast_to(jnp.array([0.0, 0.0, 0.0, 1.0]), tuple(shape) + (4,))
+def _norm(v: jax.Array, keepdims: bool = False) -> jax.Array:
+    """Euclidean norm over the last axis with a zero (not NaN) gradient at v = 0."""
+    n2 = jnp.sum(v * v, axis=-1, keepdims=keepdims)
+    pos = n2 > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, n2, 1.0)), 0.0)
+
+
+def _unit(v: jax.Array, eps: float = 1e-12) -> jax.Array:
+    """v / |v| over the last axis; a (near-)zero v stays (near-)zero instead of NaN."""
+    return v * jax.lax.rsqrt(jnp.maximum(jnp.sum(v * v, axis=-1, keepdims=True), eps * eps))
+
+
+def identity(shape: tuple[int, ...] = (), dtype=jnp.float32) -> jax.Array:
+    """Identity quaternions [0, 0, 0, 1], shape + (4,)."""
+    return jnp.broadcast_to(jnp.array([0.0, 0.0, 0.0, 1.0], dtype), tuple(shape) + (4,))
 
 
 def canonicalize(q: jax.Array) -> jax.Array:
@@ -28,23 +44,26 @@ def canonicalize(q: jax.Array) -> jax.Array:
 
 
 def normalize(q: jax.Array, eps: float = 1e-12) -> jax.Array:
-    """Unit quaternion (..., 4); a (near-)zero input gives the identity, never NaN."""
-    norm = jnp.linalg.norm(q, axis=-1, keepdims=True)
-    safe = q / jnp.maximum(norm, eps)
-    return jnp.where(norm > eps, safe, identity(q.shape[:-1]))
+    """Unit quaternion (..., 4); a (near-)zero input (norm <= eps) gives the identity, never NaN."""
+    n2 = jnp.sum(q * q, axis=-1, keepdims=True)
+    ok = n2 > eps * eps
+    unit = q * jax.lax.rsqrt(jnp.where(ok, n2, 1.0))
+    return jnp.where(ok, unit, jnp.array([0.0, 0.0, 0.0, 1.0], unit.dtype))
 
 
 def conjugate(q: jax.Array) -> jax.Array:
-    return q * jnp.array([-1.0, -1.0, -1.0, 1.0])
+    """[-x, -y, -z, w], (..., 4): the inverse rotation of a unit quaternion."""
+    return jnp.concatenate([-q[..., :3], q[..., 3:]], axis=-1)
 
 
 def inverse(q: jax.Array) -> jax.Array:
-    """Inverse of a quaternion of any norm."""
-    return conjugate(q) / jnp.sum(q * q, axis=-1, keepdims=True)
+    """Multiplicative inverse (..., 4) of a quaternion of any nonzero norm (zero stays zero)."""
+    n2 = jnp.sum(q * q, axis=-1, keepdims=True)
+    return conjugate(q) / jnp.where(n2 > 0, n2, 1.0)
 
 
 def multiply(q1: jax.Array, q2: jax.Array) -> jax.Array:
-    """Hamilton product q1 * q2: rotate by q2 first, then by q1."""
+    """Hamilton product q1 * q2, (..., 4): rotate by q2 first, then by q1."""
     x1, y1, z1, w1 = jnp.moveaxis(q1, -1, 0)
     x2, y2, z2, w2 = jnp.moveaxis(q2, -1, 0)
     return jnp.stack([
@@ -56,24 +75,24 @@ def multiply(q1: jax.Array, q2: jax.Array) -> jax.Array:
 
 
 def rotate(q: jax.Array, v: jax.Array) -> jax.Array:
-    """Body-frame vector(s) v (..., 3) to the world frame."""
+    """Body-frame vector(s) v (..., 3) to the world frame by unit q (..., 4)."""
     u, w = q[..., :3], q[..., 3:4]
-    t = 2.0 * jnp.cross(u, v)
+    t = 2.0 * jnp.cross(u, v)  # v' = v + w t + u x t: two cross products, no matrix
     return v + w * t + jnp.cross(u, t)
 
 
 def rotate_inverse(q: jax.Array, v: jax.Array) -> jax.Array:
-    """World-frame vector(s) v (..., 3) to the body frame."""
+    """World-frame vector(s) v (..., 3) to the body frame of unit q (..., 4)."""
     return rotate(conjugate(q), v)
 
 
-def to_mujoco(q: jax.Array) -> jax.Array:
-    """[x, y, z, w] -> MuJoCo's [w, x, y, z]."""
-    return jnp.concatenate([q[..., 3:4], q[..., :3]], axis=-1)
+def to_mujoco(q_xyzw: jax.Array) -> jax.Array:
+    """[x, y, z, w] -> MuJoCo's [w, x, y, z], (..., 4)."""
+    return jnp.concatenate([q_xyzw[..., 3:4], q_xyzw[..., :3]], axis=-1)
 
 
 def from_mujoco(q_wxyz: jax.Array) -> jax.Array:
-    """MuJoCo's [w, x, y, z] -> [x, y, z, w]."""
+    """MuJoCo's [w, x, y, z] -> [x, y, z, w], (..., 4)."""
     return jnp.concatenate([q_wxyz[..., 1:4], q_wxyz[..., 0:1]], axis=-1)
 
 
@@ -90,107 +109,122 @@ def to_matrix(q: jax.Array) -> jax.Array:
 def from_matrix(m: jax.Array) -> jax.Array:
     """Canonical quaternion (..., 4) of rotation matrices (..., 3, 3).
 
-    Branch-free Shepperd: build the four candidate quaternions (each accurate where its
-    component is large) and pick the one with the largest diagonal term.
+    Branch-free Shepperd: each candidate below is 4*q_k*q, accurate when |q_k| is the largest
+    component (|q_k| >= 1/2, so no cancellation, also at 180 degrees); 4*q_k^2 compares like
+    the diagonal entries [m00, m11, m22, trace], so select on those with jnp.where.
     """
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    candidates = jnp.stack([
-        jnp.stack([1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] - m[..., 1, 2]], -1),
-        jnp.stack([m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1], m[..., 0, 2] - m[..., 2, 0]], -1),
-        jnp.stack([m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22, m[..., 1, 0] - m[..., 0, 1]], -1),
-        jnp.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1], 1 + m00 + m11 + m22], -1),
-    ], axis=-2)
-    diag = jnp.stack([m00, m11, m22, m00 + m11 + m22], -1)
-    best = jnp.argmax(diag, axis=-1)
-    q = jnp.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    tr = m00 + m11 + m22
+    qx = jnp.stack([1 + m00 - m11 - m22, m01 + m10, m02 + m20, m21 - m12], -1)
+    qy = jnp.stack([m01 + m10, 1 - m00 + m11 - m22, m12 + m21, m02 - m20], -1)
+    qz = jnp.stack([m02 + m20, m12 + m21, 1 - m00 - m11 + m22, m10 - m01], -1)
+    qw = jnp.stack([m21 - m12, m02 - m20, m10 - m01, 1 + tr], -1)
+    use_w = (tr >= m00) & (tr >= m11) & (tr >= m22)
+    use_x = (m00 >= m11) & (m00 >= m22)
+    use_y = m11 >= m22
+    q = jnp.where(use_w[..., None], qw, jnp.where(use_x[..., None], qx, jnp.where(use_y[..., None], qy, qz)))
     return canonicalize(normalize(q))
 
 
 def to_6d(q: jax.Array) -> jax.Array:
-    """Continuous 6D representation (Zhou et al. 2019): the first two matrix columns, (..., 6)."""
+    """Continuous 6D representation (Zhou et al. 2019): [col0, col1] of the matrix, (..., 6)."""
     m = to_matrix(q)
     return jnp.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1)
 
 
-def matrix_from_6d(x: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """Gram-Schmidt of two 3-vectors (..., 6) into a rotation matrix (..., 3, 3)."""
-    a, b = x[..., :3], x[..., 3:6]
-    c0 = a / jnp.maximum(jnp.linalg.norm(a, axis=-1, keepdims=True), eps)
-    b = b - jnp.sum(c0 * b, axis=-1, keepdims=True) * c0
-    c1 = b / jnp.maximum(jnp.linalg.norm(b, axis=-1, keepdims=True), eps)
+def matrix_from_6d(x: jax.Array) -> jax.Array:
+    """Gram-Schmidt of the two 3-vectors in x (..., 6) into a rotation matrix (..., 3, 3).
+
+    Any pair that is not (near-)parallel or zero gives an exact rotation (det +1).
+    """
+    c0 = _unit(x[..., :3])
+    b = x[..., 3:6]
+    c1 = _unit(b - jnp.sum(c0 * b, axis=-1, keepdims=True) * c0)
     return jnp.stack([c0, c1, jnp.cross(c0, c1)], axis=-1)
 
 
 def from_6d(x: jax.Array) -> jax.Array:
-    """Canonical quaternion from the 6D representation."""
+    """Canonical quaternion (..., 4) from the 6D representation (..., 6)."""
     return from_matrix(matrix_from_6d(x))
 
 
 def from_axis_angle(axis: jax.Array, angle: jax.Array) -> jax.Array:
-    """Rotation by `angle` (rad, (...)) about `axis` ((..., 3), any nonzero length)."""
-    axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
+    """Canonical rotation (..., 4) by `angle` (rad, (...)) about `axis` ((..., 3), nonzero)."""
     half = 0.5 * jnp.asarray(angle)[..., None]
-    return jnp.concatenate([axis * jnp.sin(half), jnp.cos(half)], axis=-1)
+    vec = _unit(axis) * jnp.sin(half)
+    w = jnp.broadcast_to(jnp.cos(half), vec.shape[:-1] + (1,))
+    return canonicalize(jnp.concatenate([vec, w], axis=-1))
 
 
 def from_rotvec(v: jax.Array) -> jax.Array:
-    """Rotation vector (axis * angle, (..., 3)) to a quaternion; exact near zero."""
-    angle = jnp.linalg.norm(v, axis=-1, keepdims=True)
-    half = 0.5 * angle
-    # sin(half)/angle -> 1/2 as angle -> 0: use the Taylor series there (no 0/0).
-    small = angle < 1e-4
-    scale = jnp.where(small, 0.5 - angle * angle / 48.0, jnp.sin(half) / jnp.where(small, 1.0, angle))
-    return jnp.concatenate([v * scale, jnp.cos(half)], axis=-1)
+    """Canonical quaternion (..., 4) of a rotation vector v = axis * angle (..., 3); exact at 0."""
+    a2 = jnp.sum(v * v, axis=-1, keepdims=True)
+    small = a2 < 1e-8
+    a = jnp.sqrt(jnp.where(small, 1.0, a2))
+    # Below angle 1e-4 use Taylor series: sin(a/2)/a is 0/0 at a = 0 (and NaN-gradient near it).
+    scale = jnp.where(small, 0.5 - a2 / 48.0, jnp.sin(0.5 * a) / a)
+    w = jnp.where(small, 1.0 - a2 / 8.0, jnp.cos(0.5 * a))
+    return canonicalize(jnp.concatenate([v * scale, w], axis=-1))
 
 
 def to_rotvec(q: jax.Array) -> jax.Array:
-    """Rotation vector (..., 3) with angle in [0, pi]."""
+    """Rotation vector axis * angle (..., 3) with angle in [0, pi]."""
     q = canonicalize(normalize(q))
-    s = jnp.linalg.norm(q[..., :3], axis=-1, keepdims=True)
+    s = _norm(q[..., :3], keepdims=True)
     angle = 2.0 * jnp.arctan2(s, q[..., 3:4])
-    scale = jnp.where(s < 1e-7, 2.0, angle / jnp.where(s < 1e-7, 1.0, s))
+    # angle / s -> 2 / w = 2 as s -> 0.
+    scale = jnp.where(s > 0, angle / jnp.where(s > 0, s, 1.0), 2.0)
     return q[..., :3] * scale
 
 
 def geodesic_angle(q1: jax.Array, q2: jax.Array) -> jax.Array:
-    """Angle (rad, in [0, pi]) of the rotation between q1 and q2; sign-invariant.
+    """Angle (rad, (...), in [0, pi]) of the rotation taking q1 to q2; sign-invariant.
 
-    2*atan2(|vec|, |w|) of q1^-1 q2 rather than 2*acos(|<q1,q2>|): acos loses all precision
-    near 0 in float32, exactly where a good pose estimate lives.
+    2*atan2(|vec|, |w|) of q1^-1 q2 equals 2*acos(|<q1,q2>|) but keeps full precision near 0
+    and pi; atan2 is scale-free, so q1, q2 need not be exactly unit.
     """
-    d = multiply(conjugate(normalize(q1)), normalize(q2))
-    return 2.0 * jnp.arctan2(jnp.linalg.norm(d[..., :3], axis=-1), jnp.abs(d[..., 3]))
+    d = multiply(conjugate(q1), q2)
+    return 2.0 * jnp.arctan2(_norm(d[..., :3]), jnp.abs(d[..., 3]))
 
 
 def geodesic_angle_deg(q1: jax.Array, q2: jax.Array) -> jax.Array:
+    """`geodesic_angle` in degrees, (...)."""
     return jnp.rad2deg(geodesic_angle(q1, q2))
 
 
 def tilt(q: jax.Array) -> jax.Array:
-    """Angle (rad) between the body's +Z axis and world +Z.
+    """Angle (rad, (...), in [0, pi]) between the body's +Z axis in world and world +Z.
 
-    R_zz = 1 - 2(x^2 + y^2) = cos(tilt), so tilt = 2*atan2(sqrt(x^2+y^2), sqrt(z^2+w^2)),
-    which stays accurate near 0 and pi.
+    R_zz = 1 - 2(x^2 + y^2) = cos(tilt), hence tilt = 2*atan2(|(x, y)|, |(z, w)|), which stays
+    accurate near 0 and pi (and is scale-free).
     """
-    q = normalize(q)
-    return 2.0 * jnp.arctan2(jnp.linalg.norm(q[..., :2], axis=-1), jnp.linalg.norm(q[..., 2:], axis=-1))
+    return 2.0 * jnp.arctan2(_norm(q[..., :2]), _norm(q[..., 2:]))
 
 
 def up_in_body(q: jax.Array) -> jax.Array:
-    """World +Z in the body frame (..., 3): the third row of the rotation matrix."""
-    return rotate_inverse(normalize(q), jnp.broadcast_to(jnp.array([0.0, 0.0, 1.0]), q.shape[:-1] + (3,)))
+    """World +Z expressed in the body frame, (..., 3): the third row of the rotation matrix."""
+    x, y, z, w = jnp.moveaxis(normalize(q), -1, 0)
+    return jnp.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)
 
 
 def yaw(q: jax.Array) -> jax.Array:
-    """Heading (rad) of the body's +X axis projected on the world XY plane."""
-    x_axis = rotate(normalize(q), jnp.broadcast_to(jnp.array([1.0, 0.0, 0.0]), q.shape[:-1] + (3,)))
-    return jnp.arctan2(x_axis[..., 1], x_axis[..., 0])
+    """Heading (rad, (...), in [-pi, pi]) of the body's +X axis projected on the world XY plane.
+
+    0 when that axis is vertical (the heading is undefined there).
+    """
+    x, y, z, w = jnp.moveaxis(q, -1, 0)
+    # First matrix column, times |q|^2 (atan2 is scale-free): [n2 - 2(y^2+z^2), 2(xy+zw), .].
+    n2 = x * x + y * y + z * z + w * w
+    return jnp.arctan2(2 * (x * y + z * w), n2 - 2 * (y * y + z * z))
 
 
 def from_yaw(angle: jax.Array) -> jax.Array:
-    """Rotation about world +Z by `angle` (rad)."""
-    angle = jnp.asarray(angle)
-    return from_axis_angle(jnp.broadcast_to(jnp.array([0.0, 0.0, 1.0]), angle.shape + (3,)), angle)
+    """Canonical rotation (..., 4) about world +Z by `angle` (rad, (...))."""
+    half = 0.5 * jnp.asarray(angle)
+    zero = jnp.zeros_like(half)
+    return canonicalize(jnp.stack([zero, zero, jnp.sin(half), jnp.cos(half)], axis=-1))
 
 
 def sample_uniform(key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
@@ -203,6 +237,11 @@ def sample_uniform(key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
 
 
 def random_rotation_of_angle(key: jax.Array, angle: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-    """Rotations by exactly `angle` (rad, broadcast to `shape`) about uniformly random axes."""
-    axis = jax.random.normal(key, tuple(shape) + (3,))
-    return from_axis_angle(axis, jnp.broadcast_to(jnp.asarray(angle, jnp.float32), tuple(shape)))
+    """Canonical rotations by exactly `angle` (rad) about uniformly random axes.
+
+    `angle` broadcasts with `shape`; the result is broadcast_shapes(shape, angle.shape) + (4,).
+    """
+    angle = jnp.asarray(angle)
+    out = jnp.broadcast_shapes(tuple(shape), angle.shape)
+    axis = jax.random.normal(key, out + (3,))  # isotropic, so its direction is uniform on S^2
+    return from_axis_angle(axis, jnp.broadcast_to(angle, out))

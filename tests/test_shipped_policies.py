@@ -1,6 +1,6 @@
 """The policies checked into models/checkpoints/ load and do their job on fresh starts.
 
-The full claims (>= 95% upright success over 1000 starts, >= 90% of goal targets) come from
+The full claims (>= 95% upright success over 1000 starts) come from
 `orient-jax eval` (see README); here a smaller count, on starts the README's numbers did not
 use, with bounds that a broken or stale policy fails.
 """
@@ -19,7 +19,7 @@ MODELS = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,bound", [("upright", 0.93), ("goal", 0.80)])
+@pytest.mark.parametrize("name,bound", [("upright", 0.93)])
 def test_shipped_policy_succeeds_on_fresh_starts(name, bound):
     artifact = load_policy(MODELS / name)
     assert artifact.env_name == name

@@ -223,6 +223,7 @@ class OrientUprightEnv(gym.Env):
             self.model.body_inertia[self.body] = self.base_inertia
             self.model.geom_friction[self.hull, 0] = self.base_friction
             self.torque_gain = 1.0
+            self.dr = {"mass": 1.0, "inertia": [1.0, 1.0, 1.0], "friction": self.base_friction, "torque_gain": 1.0}
         if "quat_xyzw" in options:
             quat = _canonicalize(_normalize(tuple(float(v) for v in options["quat_xyzw"])))
         mujoco.mj_resetData(self.model, self.data)
