@@ -60,7 +60,9 @@ def cmd_eval(args) -> int:
     if args.episodes < 1:
         raise UserError("--episodes must be at least 1")
     artifact = load_policy(Path(args.policy))
-    out = Path(args.out or Path(args.policy).parent / "eval")
+    policy_dir = Path(args.policy)
+    in_run = (policy_dir.parent / "config.json").is_file()  # a policy inside a training run folder
+    out = Path(args.out or (policy_dir.parent / "eval" if in_run else Path("runs") / f"eval-{policy_dir.name}"))
     out.mkdir(parents=True, exist_ok=True)
     controller = obs_policy_fn(artifact)
     cfg = artifact.env_config
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
     p.add_argument("--noise-levels", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0],
                    help="noise scales for the success-vs-noise sweep (x the pose-error model)")
-    p.add_argument("--out", help="output folder for eval.json and eval.png (default: next to the policy)")
+    p.add_argument("--out", help="output folder for eval.json and eval.png (default: RUN/eval for a run's policy, else runs/eval-NAME)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("quickstart", help="the main job on CPU: train the quick upright preset, then evaluate it")
