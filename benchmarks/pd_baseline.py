@@ -18,9 +18,7 @@ import json
 import logging
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 from orient_jax import rotations
 
@@ -81,7 +79,7 @@ def main() -> None:
     for name, controller in (("ppo", obs_policy_fn(artifact)), (f"pd(kp={kp},kd={kd})", pd_controller(artifact.env_name, kp, kd))):
         for setting, c in (("noisy", cfg), ("clean", ev.without_noise(cfg))):
             rows[f"{name} {setting}"] = ev.rollout(artifact.env_name, c, controller, args.episodes, args.seed).summary()
-    print(f"| controller | success | median time to success (s) | p90 (s) | median final error (deg) |\n|---|---:|---:|---:|---:|")
+    print("| controller | success | median time to success (s) | p90 (s) | median final error (deg) |\n|---|---:|---:|---:|---:|")
     for name, s in rows.items():
         print(f"| {name} | {s['success_rate']:.1%} | {s['time_to_success_median_s']:.2f} | {s['time_to_success_p90_s']:.2f} | {s['final_error_median_deg']:.2f} |")
     if args.json:

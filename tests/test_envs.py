@@ -1,6 +1,5 @@
 """Every registered env: jits, resets, steps, keeps shapes, stays finite; reward terms behave."""
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

@@ -1,12 +1,10 @@
 """Training loop and CLI: kill -> resume gives the same parameters; user errors are one line."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np

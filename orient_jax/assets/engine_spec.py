@@ -132,13 +132,6 @@ def mass_properties(parts: tuple[Part, ...] = PARTS) -> MassProperties:
     return MassProperties(total, com, inertia)
 
 
-def bounding_half_extents(parts: tuple[Part, ...] = PARTS) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned bounding box of all parts: (centre, half-extents), body frame."""
-    lo = np.min([np.array(p.pos) - p.half_extents() for p in parts], axis=0)
-    hi = np.max([np.array(p.pos) + p.half_extents() for p in parts], axis=0)
-    return (lo + hi) / 2, (hi - lo) / 2
-
-
 def part_vertices(part: Part, segments: int = 16) -> np.ndarray:
     """Surface points of a part (box corners, cylinder rims), body frame, shape (K, 3)."""
     if part.kind == "box":

@@ -8,7 +8,6 @@ that both 3.3.8 and 3.17 accept.
 from __future__ import annotations
 
 import dataclasses
-import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

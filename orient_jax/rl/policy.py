@@ -20,7 +20,7 @@ PolicyFn = Callable[..., jax.Array]
 
 def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
     """Returns `policy(quat (N,4), ang_vel (N,3), prev_action (N,3)[, target (N,4)]) -> action (N,3)`."""
-    env_cls = sim._REGISTRY[artifact.env_name][0]
+    env_cls = sim.env_class(artifact.env_name)
     actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
     params, norm = artifact.actor_params, artifact.obs_norm
 

@@ -16,7 +16,6 @@ Scaling is a config change: `num_envs` (a multiple of the device count).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable
 
 import jax
@@ -166,12 +165,6 @@ class PPO:
         return TrainState(params=params, opt_state=self.optimizer.init((params.actor, params.critic)),
                           env_state=env_state, episode_return=jnp.zeros(self.config.num_envs),
                           rng=k_run, update=jnp.zeros((), jnp.int32))
-
-    # ----- policy ---------------------------------------------------------------------------
-    def policy_mean(self, params: Params, obs: dict) -> jax.Array:
-        """Deterministic action (..., 3) from the raw signals: features, normalization, MLP."""
-        features = params.obs_norm.normalize(self.env.policy_features(obs))
-        return self.actor.apply(params.actor, features)[0]
 
     # ----- update ---------------------------------------------------------------------------
     def _sharded_update(self) -> Callable[[TrainState], tuple[TrainState, dict]]:

@@ -20,6 +20,12 @@ def default_config(name: str) -> base.EnvConfig:
     return _REGISTRY[name][1]()
 
 
+def env_class(name: str) -> type[base.ReorientEnv]:
+    """The env class registered as `name` (its static `policy_features` needs no MJCF)."""
+    default_config(name)  # validates the name
+    return _REGISTRY[name][0]
+
+
 def load(name: str, config: base.EnvConfig | None = None, config_overrides: list[str] = ()) -> base.ReorientEnv:
     """Build env `name` with its default config (or `config`), plus dotted overrides."""
     config = apply_overrides(config or default_config(name), config_overrides)
