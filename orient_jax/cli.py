@@ -13,6 +13,8 @@ from pathlib import Path
 
 from orient_jax.errors import UserError
 
+PLUGIN_COMMANDS = ("orient_jax.data.commands", "orient_jax.pose.commands", "orient_jax.export.commands",
+                   "orient_jax.web.commands", "orient_jax.pipeline_commands")
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 
 
@@ -176,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print every config key of an env and preset, with its meaning")
     add_common(p)
     p.set_defaults(func=cmd_config)
+
+    # Each other part of the product owns its subcommands in its own `commands.py`, with
+    # `register(subparsers)`; a part that is not there yet adds none.
+    import importlib
+    for module in PLUGIN_COMMANDS:
+        try:
+            importlib.import_module(module).register(sub)
+        except ModuleNotFoundError as exc:
+            if not module.startswith(exc.name or "\0"):
+                raise
     return parser
 
 
