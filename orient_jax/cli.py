@@ -14,7 +14,7 @@ from pathlib import Path
 from orient_jax.errors import UserError
 
 PLUGIN_COMMANDS = ("orient_jax.data.commands", "orient_jax.pose.commands", "orient_jax.export.commands",
-                   "orient_jax.web.commands", "orient_jax.pipeline_commands")
+                   "orient_jax.web.commands", "orient_jax.pipeline.commands")
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 
 

@@ -1,0 +1,77 @@
+"""The stage runner: caching, invalidation, failure and resume, the run manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orient_jax.pipeline.stages import Runner, Stage, StageFailed, sha256_tree
+
+
+def _stages(tmp_path, calls, fail_b=False, scale=2):
+    src = tmp_path / "input.txt"
+
+    def run_a(ctx):
+        calls.append("a")
+        value = int(src.read_text()) * ctx.config["scale"]
+        (ctx.dir / "a.txt").write_text(str(value))
+        return {"value": value}
+
+    def run_b(ctx):
+        calls.append("b")
+        if fail_b:
+            raise RuntimeError("boom")
+        (ctx.dir / "out").mkdir(exist_ok=True)
+        (ctx.dir / "out" / "b.txt").write_text(ctx.inputs[0].read_text() + "!")
+        return {}
+
+    a = Stage("a", run_a, {"scale": scale}, [src], ["a.txt"])
+    b = Stage("b", run_b, {}, [tmp_path / "run" / "a" / "a.txt"], ["out"])
+    return a, b
+
+
+def _run(tmp_path, calls, **kw):
+    runner = Runner(tmp_path / "run", {"preset": "test"}, log=lambda m: None)
+    for stage in _stages(tmp_path, calls, **kw):
+        runner.run(stage)
+    return runner
+
+
+def test_second_run_does_nothing_and_changes_rerun_only_what_depends_on_them(tmp_path):
+    (tmp_path / "input.txt").write_text("21")
+    calls = []
+    _run(tmp_path, calls)
+    assert calls == ["a", "b"]
+    assert (tmp_path / "run" / "b" / "out" / "b.txt").read_text() == "42!"
+    _run(tmp_path, calls)
+    assert calls == ["a", "b"]  # all cached
+    _run(tmp_path, calls, scale=3)  # config change: a reruns, and b because its input changed
+    assert calls == ["a", "b", "a", "b"]
+    assert (tmp_path / "run" / "b" / "out" / "b.txt").read_text() == "63!"
+    (tmp_path / "run" / "b" / "out" / "b.txt").write_text("tampered")  # a damaged output is redone
+    _run(tmp_path, calls, scale=3)
+    assert calls == ["a", "b", "a", "b", "b"]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["stages"]["a"]["metrics"] == {"value": 63}
+    assert manifest["stages"]["b"]["outputs"]["out"] == sha256_tree(tmp_path / "run" / "b" / "out")
+    assert manifest["versions"]["jax"]
+
+
+def test_failing_stage_names_itself_and_the_next_run_resumes_from_it(tmp_path):
+    (tmp_path / "input.txt").write_text("1")
+    calls = []
+    with pytest.raises(StageFailed, match=r"stage 'b' failed \(inputs: .*a\.txt\): RuntimeError: boom"):
+        _run(tmp_path, calls, fail_b=True)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["stages"]["b"]["status"] == "failed"
+    assert not (tmp_path / "run" / "b" / "stage.json").exists()
+    _run(tmp_path, calls)
+    assert calls == ["a", "b", "b"]  # a was cached, b resumed
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]["b"]["status"] == "done"
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    runner = Runner(tmp_path / "run", {}, log=lambda m: None)
+    with pytest.raises(StageFailed, match="input .*nope.txt does not exist"):
+        runner.run(Stage("x", lambda ctx: {}, {}, [tmp_path / "nope.txt"], []))
