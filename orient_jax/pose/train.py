@@ -114,7 +114,7 @@ class PoseTrainer:
         head = self.config.model.head
 
         def loss_fn(params):
-            model = nnx.merge(self.graphdef, params, state["batch_stats"])
+            model = nnx.merge(self.graphdef, params, state["batch_stats"], copy=True)
             raw = model.raw(images)
             _, _, new_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
             return geodesic_loss(raw, quats, head), new_stats

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,8 +48,13 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     record = _run_record(run, env_config, ppo_config)
+    # Multi-process runs (jax.distributed) share `workdir`: every process takes part in the
+    # collective checkpoint saves; only process 0 writes logs, metrics and policies.
+    primary = jax.process_index() == 0
     record_path = workdir / "config.json"
-    if record_path.exists():
+    if not primary:
+        pass
+    elif record_path.exists():
         try:
             previous = json.loads(record_path.read_text())
         except json.JSONDecodeError as exc:
@@ -75,14 +81,14 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
 
     from tensorboardX import SummaryWriter
 
-    writer = SummaryWriter(str(workdir / "tb"))
+    writer = SummaryWriter(str(workdir / "tb")) if primary else None
     total = ppo_config.num_updates
     start = int(state.update)
-    metrics_path = workdir / "metrics.jsonl"
+    metrics_path = workdir / "metrics.jsonl" if primary else Path(os.devnull)
     last_metrics: dict = {}
     progress = Progress(TextColumn(f"[bold]{run.env}[/]"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
                         TextColumn("{task.fields[sps]:>8,.0f} steps/s"), TextColumn("success {task.fields[success]:5.1%}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show_progress)
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not (show_progress and primary))
     steps_per_update = ppo_config.steps_per_update
     with progress, metrics_path.open("a") as log:
         task = progress.add_task("train", total=total * steps_per_update, completed=start * steps_per_update, sps=0.0, success=0.0)
@@ -101,17 +107,18 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
                     raise RuntimeError(f"non-finite training metrics at update {step}: {metrics}")
                 log.write(json.dumps(metrics) + "\n")
                 log.flush()
-                for k, v in metrics.items():
+                for k, v in metrics.items() if writer else ():
                     writer.add_scalar(k, v, step * steps_per_update)
                 progress.update(task, completed=step * steps_per_update, sps=sps, success=metrics["episode/success"])
                 last_metrics = metrics
-            if ckpt_lib.save_train_state(manager, step, state, force=(step == total)) and step < total:
+            if ckpt_lib.save_train_state(manager, step, state, force=(step == total)) and step < total and primary:
                 # The latest policy is usable while training goes on (or after a kill).
                 ckpt_lib.save_policy(workdir / "policy_latest", _artifact(run, env_config, ppo_config, state, last_metrics))
         manager.wait_until_finished()
-    writer.close()
     artifact = _artifact(run, env_config, ppo_config, state, last_metrics)
-    ckpt_lib.save_policy(workdir / "policy", artifact)
+    if primary:
+        writer.close()
+        ckpt_lib.save_policy(workdir / "policy", artifact)
     return artifact
 
 

@@ -141,7 +141,9 @@ class ReorientEnv:
     def __init__(self, config: EnvConfig, mjcf_path: str | None = None):
         self.config = config
         self.mj_model = mujoco.MjModel.from_xml_path(str(mjcf_path or mjcf.MJCF_PATH))
-        self.mjx_model = mjx.put_model(self.mj_model)
+        # This process's own device: in a multi-process run, jax.devices()[0] may be another's.
+        self._device = jax.local_devices()[0]
+        self.mjx_model = mjx.put_model(self.mj_model, device=self._device)
         self.timestep = float(self.mj_model.opt.timestep)
         self.n_substeps = int(round(config.control_dt / self.timestep))
         if self.n_substeps < 1 or abs(self.n_substeps * self.timestep - config.control_dt) > 1e-9:
@@ -153,7 +155,7 @@ class ReorientEnv:
         self.noise_model = noise_lib.load(config.noise.model_path)
         self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
         self._init_height = mjcf.initial_height()
-        self._data_template = mjx.make_data(self.mjx_model)
+        self._data_template = mjx.make_data(self.mjx_model, device=self._device)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:

@@ -1,0 +1,205 @@
+"""The thin bpy layer: build the engine, camera, lights and renderer settings in Blender.
+
+All maths (meshes, camera frames, sampling) lives in `orient_jax.data` (plain numpy, tested
+without Blender); this module only moves those numbers into bpy. Blender: Z up, metres.
+Blender quaternions are [w, x, y, z]; ours are [x, y, z, w]: `_wxyz` is the one conversion.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo's orient_jax
+
+from orient_jax.assets import engine_spec  # noqa: E402
+from orient_jax.data import camera as camera_lib  # noqa: E402
+from orient_jax.data import mesh as mesh_lib  # noqa: E402
+
+ROOT_NAME = "engine"
+
+
+def _wxyz(q_xyzw) -> tuple[float, float, float, float]:
+    """Our [x, y, z, w] -> Blender's (w, x, y, z)."""
+    x, y, z, w = (float(v) for v in q_xyzw)
+    return (w, x, y, z)
+
+
+def reset() -> bpy.types.Scene:
+    """An empty scene (no default cube, camera or light)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy.context.scene
+
+
+def build_materials() -> dict[str, bpy.types.Material]:
+    """One Principled BSDF material per `engine_spec.MATERIALS` entry (linear base colour,
+    metallic, roughness: what glTF's pbrMetallicRoughness stores). The viewport colour is set
+    too, which is what Workbench's MATERIAL colour mode draws."""
+    materials = {}
+    for spec in engine_spec.MATERIALS.values():
+        mat = bpy.data.materials.new(spec.name)
+        mat.use_nodes = True
+        bsdf = mat.node_tree.nodes.get("Principled BSDF")
+        bsdf.inputs["Base Color"].default_value = spec.rgba
+        bsdf.inputs["Metallic"].default_value = spec.metallic
+        bsdf.inputs["Roughness"].default_value = spec.roughness
+        mat.diffuse_color = spec.rgba
+        mat.metallic, mat.roughness = spec.metallic, spec.roughness
+        materials[spec.name] = mat
+    return materials
+
+
+def set_material_color(mat: bpy.types.Material, rgb) -> None:
+    rgba = (*(float(c) for c in rgb), 1.0)
+    mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = rgba
+    mat.diffuse_color = rgba
+
+
+def build_engine(scene: bpy.types.Scene) -> tuple[bpy.types.Object, dict[str, bpy.types.Object], dict]:
+    """The engine: an empty `engine` (the body frame) with one mesh object per part, named as
+    the part. Vertices are stored in the body frame (each part object sits at the origin), so
+    rotating the root by the label quaternion poses the whole body."""
+    materials = build_materials()
+    root = bpy.data.objects.new(ROOT_NAME, None)
+    root.rotation_mode = "QUATERNION"
+    root["spec_sha256"] = mesh_lib.spec_fingerprint()
+    scene.collection.objects.link(root)
+    parts = {}
+    for part in engine_spec.PARTS:
+        verts, faces = mesh_lib.part_mesh(part)
+        mesh = bpy.data.meshes.new(part.name)
+        mesh.from_pydata(verts.tolist(), [], [list(f) for f in faces])
+        mesh.validate()
+        mesh.shade_smooth()
+        mesh.set_sharp_from_angle(angle=math.radians(30))  # smooth cylinder sides, sharp edges elsewhere
+        mesh.materials.append(materials[part.material])
+        obj = bpy.data.objects.new(part.name, mesh)
+        obj.parent = root
+        scene.collection.objects.link(obj)
+        parts[part.name] = obj
+    return root, parts, materials
+
+
+def set_rotation(obj: bpy.types.Object, q_xyzw) -> None:
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = _wxyz(q_xyzw)
+
+
+def add_camera(scene: bpy.types.Scene) -> bpy.types.Object:
+    cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    cam.data.sensor_fit = "VERTICAL"
+    cam.data.sensor_height = 24.0
+    cam.data.clip_start, cam.data.clip_end = 0.01, 100.0
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return cam
+
+
+def set_camera(cam: bpy.types.Object, position, look_at, up, fov_y_deg: float) -> None:
+    """Place the camera: its rotation is `camera.look_at_rotation` (Blender cameras look down
+    local -Z with local +Y up, the convention that function builds)."""
+    cam.location = [float(v) for v in position]
+    set_rotation(cam, camera_lib.matrix_to_quat_xyzw(camera_lib.look_at_rotation(position, look_at, up)))
+    cam.data.lens = camera_lib.blender_lens_mm(fov_y_deg, cam.data.sensor_height)
+
+
+def add_sun(scene: bpy.types.Scene) -> bpy.types.Object:
+    sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", type="SUN"))
+    sun.data.angle = math.radians(2.0)  # slightly soft shadows
+    scene.collection.objects.link(sun)
+    return sun
+
+
+def set_sun(sun: bpy.types.Object, direction, strength: float, color) -> None:
+    """A sun shines along its local -Z: point local +Z at `direction` (towards the sun)."""
+    z = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    set_rotation(sun, camera_lib.matrix_to_quat_xyzw(np.stack([x, np.cross(z, x), z], axis=1)))
+    sun.data.energy = float(strength)
+    sun.data.color = [float(c) for c in color]
+
+
+def add_world(scene: bpy.types.Scene) -> bpy.types.World:
+    """The world colour is the weak ambient fill; the camera sees a transparent film (the
+    background is composited afterwards in numpy, the same for every renderer)."""
+    world = bpy.data.worlds.new("world")
+    world.use_nodes = True
+    world.cycles.sampling_method = "NONE"  # a uniform colour needs no importance map (rebuilt on every change otherwise)
+    scene.world = world
+    scene.render.film_transparent = True
+    return world
+
+
+def set_ambient(world: bpy.types.World, color) -> None:
+    rgb = [float(c) for c in color]
+    world.node_tree.nodes["Background"].inputs["Color"].default_value = (*rgb, 1.0)
+    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 1.0
+    world.color = rgb
+
+
+def configure_render(scene: bpy.types.Scene, renderer, width: int, height: int) -> None:
+    """Renderer settings; colour management 'Standard' so PNGs hold plain sRGB (like three.js)."""
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGBA"
+    scene.render.image_settings.color_depth = "8"
+    scene.display_settings.display_device = "sRGB"
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure, scene.view_settings.gamma = 0.0, 1.0
+    scene.render.threads_mode = "FIXED" if renderer.threads else "AUTO"
+    if renderer.threads:
+        scene.render.threads = renderer.threads
+    if renderer.engine == "cycles":
+        scene.render.engine = "CYCLES"
+        cy = scene.cycles
+        cy.device = "CPU"
+        cy.samples = renderer.samples
+        cy.use_adaptive_sampling = False
+        cy.use_denoising = False
+        cy.max_bounces = renderer.max_bounces
+        cy.diffuse_bounces = cy.glossy_bounces = min(2, renderer.max_bounces)
+        cy.transmission_bounces = cy.volume_bounces = cy.transparent_max_bounces = 0
+        cy.caustics_reflective = cy.caustics_refractive = False
+        scene.render.use_persistent_data = True  # keep the BVH between frames
+    else:
+        scene.render.engine = "BLENDER_WORKBENCH"
+        shading = scene.display.shading
+        shading.light = "STUDIO"
+        shading.color_type = "MATERIAL"
+        shading.show_specular_highlight = True
+        scene.display.render_aa = "8"
+
+
+def set_seed(scene: bpy.types.Scene, seed: int) -> None:
+    if scene.render.engine == "CYCLES":
+        scene.cycles.seed = int(seed)
+
+
+def render_rgba(scene: bpy.types.Scene, png_path: Path) -> np.ndarray:
+    """Render one frame to `png_path` and return it as straight-alpha RGBA uint8 (H, W, 4), row 0 at the top."""
+    from PIL import Image
+
+    scene.render.filepath = str(png_path)
+    bpy.ops.render.render(write_still=True)
+    with Image.open(png_path) as img:
+        return np.asarray(img.convert("RGBA"))
+
+
+def part_world_bounds() -> dict[str, list[list[float]]]:
+    """(min, max) world-space vertex bounds of each part object, as Blender evaluates them."""
+    bounds = {}
+    for part in engine_spec.PARTS:
+        obj = bpy.data.objects[part.name]
+        m = np.array(obj.matrix_world)
+        v = np.array([vert.co[:] for vert in obj.data.vertices])
+        w = v @ m[:3, :3].T + m[:3, 3]
+        bounds[part.name] = [w.min(0).tolist(), w.max(0).tolist()]
+    return bounds

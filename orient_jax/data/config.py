@@ -1,0 +1,153 @@
+"""Typed dataset configs (frozen dataclasses, a docstring under each field), recorded in the
+manifest: the camera, the nominal lighting the browser reproduces, domain randomization (each
+part switchable) and the renderer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from orient_jax import config as config_lib
+from orient_jax.errors import UserError
+
+RENDERERS = ("cycles", "workbench")
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraConfig:
+    """The fixed, object-centred camera (the engine's body origin sits at the world origin)."""
+
+    position: tuple[float, float, float] = (0.45, -0.45, 0.36)
+    """Camera position in the world (m, Z up)."""
+    look_at: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Point the camera looks at (m)."""
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    """World direction that appears up in the image."""
+    fov_y_deg: float = 40.0
+    """Full vertical field of view (deg)."""
+    width: int = 128
+    """Image width (px)."""
+    height: int = 128
+    """Image height (px)."""
+
+    def as_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def __post_init__(self):
+        config_lib.check_range("camera.fov_y_deg", self.fov_y_deg, 1.0, 170.0)
+        config_lib.check_range("camera.width", self.width, 8, 4096)
+        config_lib.check_range("camera.height", self.height, 8, 4096)
+
+
+@dataclasses.dataclass(frozen=True)
+class LightingConfig:
+    """The nominal scene (what an image looks like with domain randomization off)."""
+
+    sun_azimuth_from_camera_deg: float = -35.0
+    """Sun azimuth relative to the camera's azimuth about the origin (negative: camera's left)."""
+    sun_elevation_deg: float = 55.0
+    """Sun elevation above the horizon (deg)."""
+    sun_strength: float = 3.0
+    """Sun irradiance (Blender W/m^2; three.js: DirectionalLight intensity ~ strength)."""
+    ambient: float = 0.35
+    """World (ambient fill) colour, grey level, linear."""
+    background: tuple[float, float, float] = (0.62, 0.66, 0.70)
+    """Background colour, sRGB in [0, 1]."""
+
+    def __post_init__(self):
+        config_lib.check_range("lighting.sun_strength", self.sun_strength, 0.0)
+        config_lib.check_range("lighting.ambient", self.ambient, 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainRandomization:
+    """Per-image randomization; every part is switchable (booleans) or scaled (0 disables)."""
+
+    light_direction: bool = True
+    """Sun azimuth = camera azimuth + U(-100, 100) deg, elevation U(15, 75) deg."""
+    light_intensity: bool = True
+    """Sun strength x U(0.6, 1.4), ambient x U(0.5, 1.6)."""
+    light_tint: bool = True
+    """Colour-temperature-like tint of sun and ambient: red x (1 + t), blue x (1 - t), t ~ U(-0.12, 0.12)."""
+    background: bool = True
+    """Random background: a solid colour, or (half the images) a vertical gradient of two colours."""
+    material_jitter: float = 0.05
+    """Std of a multiplicative per-channel jitter of each material's base colour (0: off)."""
+    camera_position_m: float = 0.004
+    """Std of a gaussian offset of the camera position per axis (m; 0: off)."""
+    camera_look_at_m: float = 0.004
+    """Std of a gaussian offset of the look-at point per axis (m; 0: off)."""
+    camera_fov_deg: float = 1.0
+    """Field of view offset, U(-x, x) deg (0: off)."""
+    sensor_noise: float = 3.0
+    """Gaussian pixel noise: each image draws its std from U(0, x), in 8-bit units (0: off)."""
+
+    def __post_init__(self):
+        for name in ("material_jitter", "camera_position_m", "camera_look_at_m", "camera_fov_deg", "sensor_noise"):
+            config_lib.check_range(f"dr.{name}", getattr(self, name), 0.0)
+
+    def disabled(self, names: list[str] | None = None) -> "DomainRandomization":
+        """A copy with the named parts (all when `names` is empty or None) switched off."""
+        fields = [f.name for f in dataclasses.fields(self)]
+        names = list(names or fields)
+        unknown = [n for n in names if n not in fields]
+        if unknown:
+            raise UserError(f"unknown domain randomization {', '.join(unknown)}; choose from {', '.join(fields)}")
+        return dataclasses.replace(self, **{n: (False if isinstance(getattr(self, n), bool) else 0.0) for n in names})
+
+
+@dataclasses.dataclass(frozen=True)
+class RendererConfig:
+    engine: str = "cycles"
+    """cycles (path traced on CPU: PBR metal/roughness, shadows, the sun; chosen) or workbench
+    (rasterized flat studio lighting: faster but ignores the sun and metallic look)."""
+    samples: int = 16
+    """Cycles samples per pixel (denoiser off)."""
+    max_bounces: int = 3
+    """Cycles light bounces."""
+    threads: int = 1
+    """Render threads per worker process (parallelism comes from worker processes)."""
+
+    def __post_init__(self):
+        if self.engine not in RENDERERS:
+            raise UserError(f"unknown renderer {self.engine!r}; choose from {', '.join(RENDERERS)}")
+        config_lib.check_range("renderer.samples", self.samples, 1, 4096)
+        config_lib.check_range("renderer.threads", self.threads, 0, 256)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+    num_images: int = 1024
+    """Images in the dataset."""
+    seed: int = 0
+    """Dataset seed: shard i draws everything from (seed, i), so any shard renders the same bytes anywhere."""
+    shard_size: int = 256
+    """Images per shard file (the last shard may be smaller)."""
+    camera: CameraConfig = CameraConfig()
+    """Camera (written to the manifest; the browser reproduces it)."""
+    lighting: LightingConfig = LightingConfig()
+    """Nominal lighting and background."""
+    dr: DomainRandomization = DomainRandomization()
+    """Domain randomization."""
+    renderer: RendererConfig = RendererConfig()
+    """Renderer settings."""
+
+    def __post_init__(self):
+        config_lib.check_range("num_images", self.num_images, 1)
+        config_lib.check_range("shard_size", self.shard_size, 1, 100_000)
+        config_lib.check_range("seed", self.seed, 0)
+
+    @property
+    def num_shards(self) -> int:
+        return -(-self.num_images // self.shard_size)
+
+    def shard_count(self, index: int) -> int:
+        """Images in shard `index`."""
+        return min(self.shard_size, self.num_images - index * self.shard_size)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DatasetConfig":
+        return config_lib.from_dict(cls, data)

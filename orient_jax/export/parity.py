@@ -1,0 +1,365 @@
+"""Parity: the exported ONNX graphs compute what the JAX functions compute.
+
+Open loop (DESIGN.md bounds, `BOUNDS`): the JAX function (jitted, as evaluation runs it) and
+onnxruntime (CPU) on the same inputs at batch 1, 7 and 64:
+- policy: random inputs; adversarial ones (zero, tiny and huge quaternions, q and -q,
+  |angular velocity| of 60 rad/s and far beyond, prev_action at and beyond +-1); real states
+  from a seeded closed-loop rollout (with sign flips and gyro noise, as the env observes).
+  Metric: max |action_jax - action_onnx|.
+- pose: random, black, white, saturated, noisy and gradient images, and dataset images when a
+  dataset is given. Metrics: max |quat| difference after aligning signs (both sides are
+  canonical, w >= 0, but near w = 0 a tiny difference may flip the sign legitimately; those
+  rows are counted as `sign_flips`) and the geodesic angle between the two, in degrees,
+  computed in float64 with atan2 (2*acos(|<q1,q2>|) in float32 is blind below ~0.05 deg).
+
+Closed loop: the same seeded 10 s episodes in C MuJoCo (the engine.xml the page loads),
+driven once by the JAX policy and once by the ONNX policy from clean observations; the
+orientation gap between the two runs and whether each episode's success agrees (`CLOSED_LOOP`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from orient_jax.export.contract import session
+
+BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01}
+"""DESIGN.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web)."""
+
+CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True}
+"""Closed-loop bound (ours): JAX- and ONNX-driven runs of the same seeded episode stay within
+0.1 deg of orientation at every control step, and agree on success in every episode."""
+
+BATCHES = (1, 7, 64)
+
+
+# ----- metrics -------------------------------------------------------------------------------
+def quat_angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (deg) between quaternion rows [x,y,z,w]; sign- and scale-invariant, float64."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    w = np.sum(a * b, axis=-1)  # w of conj(a) * b
+    v = (a[..., 3:4] * b[..., :3] - b[..., 3:4] * a[..., :3] - np.cross(a[..., :3], b[..., :3]))
+    return np.degrees(2.0 * np.arctan2(np.linalg.norm(v, axis=-1), np.abs(w)))
+
+
+def quat_max_abs(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    """(max |a - s*b| with s = sign(<a,b>) per row, rows where the signs differ)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    s = np.where(np.sum(a * b, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+    return float(np.abs(a - s * b).max()), int((s < 0).sum())
+
+
+# ----- inputs ----------------------------------------------------------------------------------
+def _unit(rng, n, k=4):
+    q = rng.normal(size=(n, k))
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def policy_cases(goal: bool, n: int = 64, seed: int = 0, real: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Named input sets of `n` rows: random, adversarial and (when given) real states."""
+    rng = np.random.default_rng(seed)
+
+    def base():
+        feeds = {"quat": _unit(rng, n) * rng.choice([-1, 1], (n, 1)), "ang_vel": rng.normal(0, 5, (n, 3)),
+                 "prev_action": rng.uniform(-1, 1, (n, 3))}
+        if goal:
+            feeds["target"] = _unit(rng, n) * rng.choice([-1, 1], (n, 1))
+        return feeds
+
+    cases = {"random": base()}
+    c = base()
+    c["quat"] = c["quat"] * np.concatenate([[0.0], np.logspace(-8, -2, n - 1)])[:, None]
+    cases["quat_near_zero"] = c
+    c = base()
+    c["quat"] = c["quat"] * np.logspace(-2, 4, n)[:, None]
+    cases["quat_unnormalized"] = c
+    c = base()
+    half = n // 2
+    c["quat"][half:2 * half] = -c["quat"][:half]
+    w_small = _unit(rng, n)
+    w_small[:, 3] = rng.normal(0, 1e-4, n)  # w near 0: where canonicalisation chooses the sign
+    c["quat"][2 * half:] = w_small[2 * half:]
+    cases["quat_both_signs"] = c
+    c = base()
+    c["quat"][:8] = w_small[:8]
+    cases["quat_w_near_zero"] = c
+    c = base()
+    c["ang_vel"] = rng.choice([-1, 1], (n, 3)) * rng.choice([60.0, 100.0, 300.0, 1000.0, 1e4], (n, 3))
+    cases["ang_vel_extreme"] = c
+    c = base()
+    c["prev_action"] = rng.choice([-1, 1], (n, 3)) * rng.choice([1.0, 1.0, 1.5, 3.0, 10.0], (n, 3))
+    cases["prev_action_extreme"] = c
+    if goal:
+        c = base()
+        c["target"] = c["target"] * np.logspace(-3, 3, n)[:, None]
+        cases["target_unnormalized"] = c
+    if real is not None:
+        cases["real_rollout"] = {k: np.asarray(v)[:n] for k, v in real.items()}
+    return {name: {k: np.asarray(v, np.float32) for k, v in feeds.items()} for name, feeds in cases.items()}
+
+
+def pose_cases(size: int, n: int = 64, seed: int = 0, dataset_images: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    shape = (n, size, size, 3)
+    yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1, 3))
+    gradient = 0.5 + 0.5 * np.sin(6.0 * xx[None, :, :, None] + 4.0 * yy[None, :, :, None] + phase)
+    cases = {
+        "random": rng.uniform(0, 1, shape),
+        "black": np.zeros(shape),
+        "white": np.ones(shape),
+        "saturated": rng.integers(0, 2, (n, 1, 1, 3)) * np.ones(shape),  # pure primaries and secondaries
+        "noisy": np.clip(0.5 + rng.normal(0, 0.3, shape), 0, 1),
+        "gradient": gradient,
+    }
+    if dataset_images is not None:
+        cases["dataset"] = dataset_images[:n]
+    return {name: {"image": np.asarray(v, np.float32)} for name, v in cases.items()}
+
+
+def _take(feeds: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+    return {k: np.ascontiguousarray(v[:batch]) for k, v in feeds.items()}
+
+
+# ----- open loop -------------------------------------------------------------------------------
+def compare(kind: str, fn: Callable, onnx_path: Path, cases: dict, batches=BATCHES) -> dict:
+    """Run `fn(**feeds)` (JAX) and the ONNX file on every case and batch size; the errors."""
+    sess = session(onnx_path)
+    out_name = sess.get_outputs()[0].name
+    rows = {}
+    for name, feeds in cases.items():
+        per_batch = {}
+        for batch in batches:
+            if batch > len(next(iter(feeds.values()))):
+                continue
+            x = _take(feeds, batch)
+            want = np.asarray(fn(**x))
+            got = sess.run([out_name], x)[0]
+            per_batch[str(batch)] = errors(kind, want, got)
+        rows[name] = per_batch
+    return summarize(kind, rows)
+
+
+def errors(kind: str, want: np.ndarray, got: np.ndarray) -> dict:
+    if not (np.all(np.isfinite(want)) and np.all(np.isfinite(got))):
+        same_nan = np.array_equal(np.isnan(want), np.isnan(got))
+        if not same_nan:
+            return {"max_abs": float("inf"), "note": "non-finite values differ"}
+        want, got = np.nan_to_num(want), np.nan_to_num(got)
+    if kind == "policy":
+        return {"max_abs": float(np.abs(np.asarray(want, np.float64) - got).max())}
+    max_abs, flips = quat_max_abs(want, got)
+    return {"max_abs": max_abs, "angle_deg": float(quat_angle_deg(want, got).max()), "sign_flips": flips}
+
+
+def summarize(kind: str, rows: dict) -> dict:
+    cells = [c for r in rows.values() for c in r.values()]
+    out = {"cases": rows, "max_abs": max(c["max_abs"] for c in cells)}
+    failures = []
+    if kind == "policy":
+        out["bound"] = {"max_abs": BOUNDS["action_max_abs"]}
+        if out["max_abs"] > BOUNDS["action_max_abs"]:
+            failures.append(_worst(rows, "max_abs", f"action max abs error {{v:.3g}} > {BOUNDS['action_max_abs']:g}"))
+    else:
+        out["angle_deg"] = max(c["angle_deg"] for c in cells)
+        out["sign_flips"] = sum(c["sign_flips"] for c in cells)
+        out["bound"] = {"max_abs": BOUNDS["quat_max_abs"], "angle_deg": BOUNDS["quat_angle_deg"]}
+        if out["max_abs"] > BOUNDS["quat_max_abs"]:
+            failures.append(_worst(rows, "max_abs", f"quat max abs error {{v:.3g}} > {BOUNDS['quat_max_abs']:g}"))
+        if out["angle_deg"] > BOUNDS["quat_angle_deg"]:
+            failures.append(_worst(rows, "angle_deg", f"quat angle error {{v:.3g}} deg > {BOUNDS['quat_angle_deg']:g} deg"))
+    out["failures"] = failures
+    out["pass"] = not failures
+    return out
+
+
+def _worst(rows: dict, key: str, template: str) -> str:
+    case, batch, value = max(((c, b, cell[key]) for c, r in rows.items() for b, cell in r.items()), key=lambda t: t[2])
+    return template.format(v=value) + f" (case {case}, batch {batch})"
+
+
+# ----- closed loop -----------------------------------------------------------------------------
+def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], episodes: int = 8, seconds: float | None = None,
+                seed: int = 0, mjcf_path: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Seeded episodes in C MuJoCo, each controller from the same starts; per-step records.
+
+    `controllers[name](quat, ang_vel, prev_action[, target]) -> action (E, 3)` sees clean
+    signals (the true canonical quaternion, body-frame angular velocity). Starts: a uniform
+    random orientation dropped from the env's initial height; goal targets uniform.
+    """
+    import mujoco
+
+    from orient_jax import (
+        rotations,  # noqa: F401  (conventions: [x,y,z,w] outside MuJoCo)
+        sim,
+    )
+    from orient_jax.assets import mjcf
+
+    goal = sim.env_class(env_name).goal_conditioned
+    model = mujoco.MjModel.from_xml_path(str(mjcf_path or mjcf.MJCF_PATH))
+    n_sub = round(env_config.control_dt / model.opt.timestep)
+    steps = round((seconds or env_config.episode_s) / env_config.control_dt)
+    scale = model.actuator_ctrlrange[:, 1].astype(np.float64)
+    rng = np.random.default_rng(seed)
+    starts = _unit(rng, episodes)
+    xy = rng.uniform(-env_config.spawn_xy, env_config.spawn_xy, (episodes, 2))
+    targets = _unit(rng, episodes) if goal else np.tile([0.0, 0.0, 0.0, 1.0], (episodes, 1))
+    height = mjcf.initial_height()
+    hold_steps = round(env_config.success_hold_s / env_config.control_dt)
+    results = {}
+    for name, controller in controllers.items():
+        datas = []
+        for i in range(episodes):
+            d = mujoco.MjData(model)
+            x, y, z, w = starts[i]
+            d.qpos[:7] = [xy[i, 0], xy[i, 1], height, w, x, y, z]
+            mujoco.mj_forward(model, d)
+            datas.append(d)
+        prev = np.zeros((episodes, 3))
+        rec = {k: [] for k in ("quat", "ang_vel", "prev_action", "action", "error_deg")}
+        hold = np.zeros(episodes, int)
+        success = np.zeros(episodes, bool)
+        success_step = np.full(episodes, -1)
+        for t in range(steps):
+            quat = np.array([[d.qpos[4], d.qpos[5], d.qpos[6], d.qpos[3]] for d in datas])
+            quat *= np.where(quat[:, 3:4] < 0, -1.0, 1.0)
+            ang_vel = np.array([d.qvel[3:6] for d in datas])
+            feeds = {"quat": quat, "ang_vel": ang_vel, "prev_action": prev}
+            if goal:
+                feeds["target"] = targets
+            feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+            action = np.clip(np.asarray(controller(**feeds), np.float64), -1.0, 1.0)
+            for i, d in enumerate(datas):
+                d.ctrl[:] = action[i] * scale
+                for _ in range(n_sub):
+                    mujoco.mj_step(model, d)
+            new_quat = np.array([[d.qpos[4], d.qpos[5], d.qpos[6], d.qpos[3]] for d in datas])
+            new_w = np.linalg.norm(np.array([d.qvel[3:6] for d in datas]), axis=-1)
+            if goal:
+                err = quat_angle_deg(new_quat, targets)
+            else:  # tilt: angle between body +Z and world +Z
+                x, y = new_quat[:, 0], new_quat[:, 1]
+                n2 = np.sum(new_quat ** 2, -1)
+                err = np.degrees(np.arccos(np.clip(1.0 - 2.0 * (x * x + y * y) / n2, -1.0, 1.0)))
+            in_region = (err <= env_config.success_angle_deg) & (new_w <= env_config.success_ang_vel)
+            hold = np.where(in_region, hold + 1, 0)
+            newly = (hold >= hold_steps) & ~success
+            success_step = np.where(newly, t + 1 - hold_steps, success_step)
+            success |= newly
+            for k, v in (("quat", feeds["quat"]), ("ang_vel", feeds["ang_vel"]), ("prev_action", feeds["prev_action"]),
+                         ("action", action), ("error_deg", err)):
+                rec[k].append(v)
+            prev = action
+        out = {k: np.stack(v, axis=1) for k, v in rec.items()}  # (E, T, ...)
+        out["final_quat"] = new_quat
+        out["success"] = success
+        out["time_to_success_s"] = np.where(success, success_step * env_config.control_dt, np.nan)
+        if goal:
+            out["target"] = np.repeat(targets[:, None], steps, axis=1)
+        results[name] = out
+    return results
+
+
+def closed_loop_report(runs: dict[str, dict], control_dt: float) -> dict:
+    """Compare the "jax" run against the "onnx" run of `closed_loop`."""
+    a, b = runs["jax"], runs["onnx"]
+    gap = quat_angle_deg(a["quat"], b["quat"])  # (E, T)
+    gap = np.maximum(gap, 0.0)
+    action_gap = np.abs(a["action"] - b["action"]).max(axis=-1)
+    over = np.argwhere(action_gap > BOUNDS["action_max_abs"])
+    report = {
+        "episodes": int(gap.shape[0]), "seconds": float(gap.shape[1] * control_dt), "simulator": "C MuJoCo (engine.xml)",
+        "max_orientation_gap_deg": float(gap.max()),
+        "final_orientation_gap_deg": float(gap[:, -1].max()),
+        "max_action_gap": float(action_gap.max()),
+        "first_action_gap_over_bound_s": float((over[:, 1].min() + 1) * control_dt) if over.size else None,
+        "success_jax": [bool(s) for s in a["success"]], "success_onnx": [bool(s) for s in b["success"]],
+        "success_rate_jax": float(a["success"].mean()), "success_rate_onnx": float(b["success"].mean()),
+        "time_to_success_gap_s": float(np.nanmax(np.abs(a["time_to_success_s"] - b["time_to_success_s"])))
+        if np.any(a["success"] & b["success"]) else None,
+        "bound": dict(CLOSED_LOOP),
+    }
+    failures = []
+    if report["max_orientation_gap_deg"] > CLOSED_LOOP["orientation_deg"]:
+        failures.append(f"closed loop: orientation gap {report['max_orientation_gap_deg']:.3g} deg > {CLOSED_LOOP['orientation_deg']:g} deg")
+    if report["success_jax"] != report["success_onnx"]:
+        diff = sum(x != y for x, y in zip(report["success_jax"], report["success_onnx"]))
+        failures.append(f"closed loop: success differs in {diff} of {report['episodes']} episodes")
+    report["failures"] = failures
+    report["pass"] = not failures
+    return report
+
+
+def real_states(run: dict, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    """`n` observations sampled from a closed-loop run, observed as the env does: random sign
+    flips of the quaternion and Gaussian gyro noise (0.05 rad/s)."""
+    rng = np.random.default_rng(seed)
+    e, t = run["quat"].shape[:2]
+    idx = (rng.integers(0, e, n), rng.integers(0, t, n))
+    out = {"quat": run["quat"][idx] * rng.choice([-1.0, 1.0], (n, 1)),
+           "ang_vel": run["ang_vel"][idx] + rng.normal(0, 0.05, (n, 3)), "prev_action": run["prev_action"][idx]}
+    if "target" in run:
+        out["target"] = run["target"][idx]
+    return out
+
+
+# ----- the whole suite -------------------------------------------------------------------------
+def jax_policy(artifact) -> Callable:
+    import jax
+
+    from orient_jax.rl.policy import make_policy_fn
+
+    return jax.jit(make_policy_fn(artifact))
+
+
+def onnx_runner(path: Path) -> Callable:
+    sess = session(path)
+    names = [i.name for i in sess.get_inputs()]
+    out = sess.get_outputs()[0].name
+    return lambda **feeds: sess.run([out], {k: np.asarray(feeds[k], np.float32) for k in names})[0]
+
+
+def policy_parity(artifact, onnx_path: Path, *, seed: int = 0, episodes: int = 8, seconds: float | None = None,
+                  batches=BATCHES) -> dict:
+    """Open loop (random, adversarial, real states) and closed loop, for one policy file."""
+    from orient_jax import sim
+
+    goal = sim.env_class(artifact.env_name).goal_conditioned
+    fn = jax_policy(artifact)
+    runs = closed_loop(artifact.env_name, artifact.env_config, {"jax": fn, "onnx": onnx_runner(onnx_path)},
+                       episodes=episodes, seconds=seconds, seed=seed)
+    cases = policy_cases(goal, max(batches), seed, real=real_states(runs["jax"], max(batches), seed))
+    report = compare("policy", fn, onnx_path, cases, batches)
+    report["closed_loop"] = closed_loop_report(runs, artifact.env_config.control_dt)
+    report["failures"] = report["failures"] + report["closed_loop"]["failures"]
+    report["pass"] = not report["failures"]
+    return report
+
+
+def load_dataset_images(dataset_dir: Path, n: int = 64, seed: int = 0) -> np.ndarray:
+    """`n` images (float32 in [0, 1]) spread over a rendered dataset."""
+    from orient_jax.errors import UserError
+
+    try:
+        from orient_jax.data.loader import open_dataset
+    except ModuleNotFoundError as exc:
+        raise UserError(f"--dataset needs orient_jax.data, which is not installed here ({exc})") from exc
+    dataset = open_dataset(Path(dataset_dir))
+    size = len(dataset)
+    idx = np.sort(np.random.default_rng(seed).choice(size, min(n, size), replace=False))
+    images, _ = dataset.get(idx)
+    images = np.asarray(images)
+    return (images / 255.0 if images.dtype == np.uint8 else images).astype(np.float32)
+
+
+def pose_parity(model, onnx_path: Path, *, seed: int = 0, dataset_images: np.ndarray | None = None,
+                batches=BATCHES) -> dict:
+    import jax
+
+    model.eval()
+    fn = jax.jit(lambda image: model(image))
+    cases = pose_cases(model.config.image_size, max(batches), seed, dataset_images)
+    return compare("pose", fn, onnx_path, cases, batches)

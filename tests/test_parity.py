@@ -1,0 +1,119 @@
+"""Parity: the ONNX graphs compute what JAX computes (open and closed loop, and in the browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orient_jax.export import gate, onnx_export, parity, testing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from orient_jax.rl.checkpoint import load_policy
+
+    return load_policy(ROOT / "models" / "checkpoints" / "upright")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, shipped):
+    """policy.onnx (shipped upright), policy_goal.onnx (untrained goal policy), pose.onnx (tiny net)."""
+    out = tmp_path_factory.mktemp("parity")
+    goal = testing.random_policy_artifact("goal")
+    pose = gate.random_pose_source(0, testing.tiny_pose_config())
+    onnx_export.export_policy(shipped, out / "policy.onnx")
+    onnx_export.export_policy(goal, out / "policy_goal.onnx")
+    onnx_export.export_pose(pose.model, out / "pose.onnx")
+    return out, goal, pose
+
+
+def test_quat_angle_is_precise_sign_and_scale_invariant():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(100, 4))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    angle = np.radians(1e-4)  # 1e-4 deg: far below float32 acos resolution
+    axis = rng.normal(size=(100, 3))
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    dq = np.concatenate([axis * np.sin(angle / 2), np.full((100, 1), np.cos(angle / 2))], -1)
+    x1, y1, z1, w1 = q.T
+    x2, y2, z2, w2 = dq.T
+    prod = np.stack([w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2, w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+                     w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2, w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2], -1)
+    np.testing.assert_allclose(parity.quat_angle_deg(q, prod), 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(parity.quat_angle_deg(q, -3.0 * prod), 1e-4, rtol=1e-6)
+    assert parity.quat_max_abs(q, -q) == (0.0, 100)
+
+
+def test_policy_cases_cover_the_adversarial_inputs():
+    cases = parity.policy_cases(goal=True, n=64)
+    assert {"random", "quat_near_zero", "quat_unnormalized", "quat_both_signs", "quat_w_near_zero", "ang_vel_extreme",
+            "prev_action_extreme", "target_unnormalized"} <= set(cases)
+    assert np.abs(cases["ang_vel_extreme"]["ang_vel"]).min() >= 60.0
+    assert np.abs(cases["prev_action_extreme"]["prev_action"]).max() > 1.0
+    assert np.linalg.norm(cases["quat_near_zero"]["quat"], axis=-1).min() == 0.0
+    assert all(v.dtype == np.float32 and v.shape[0] == 64 for c in cases.values() for v in c.values())
+
+
+def test_upright_policy_parity_and_closed_loop(shipped, files):
+    report = parity.policy_parity(shipped, files[0] / "policy.onnx", episodes=4, seconds=10.0)
+    assert report["pass"], report["failures"]
+    assert report["max_abs"] <= parity.BOUNDS["action_max_abs"]
+    assert set(report["cases"]["real_rollout"]) == {"1", "7", "64"}
+    cl = report["closed_loop"]
+    assert cl["seconds"] == 10.0 and cl["episodes"] == 4
+    assert cl["max_orientation_gap_deg"] <= parity.CLOSED_LOOP["orientation_deg"]
+    assert cl["success_jax"] == cl["success_onnx"]
+    assert cl["success_rate_jax"] >= 0.75  # the shipped policy solves the task from clean observations
+
+
+def test_goal_policy_parity(files):
+    _, goal, _ = files
+    report = parity.policy_parity(goal, files[0] / "policy_goal.onnx", episodes=2, seconds=2.0)
+    assert report["pass"], report["failures"]
+    assert "target_unnormalized" in report["cases"]
+
+
+def test_pose_parity(files):
+    _, _, pose = files
+    report = parity.pose_parity(pose.model, files[0] / "pose.onnx")
+    assert report["pass"], report["failures"]
+    assert {"random", "black", "white", "saturated", "noisy", "gradient"} <= set(report["cases"])
+    assert report["angle_deg"] <= parity.BOUNDS["quat_angle_deg"]
+
+
+def test_closed_loop_report_catches_a_different_controller(shipped):
+    import jax
+
+    from orient_jax.rl.policy import make_policy_fn
+
+    fn = jax.jit(make_policy_fn(shipped))
+    runs = parity.closed_loop("upright", shipped.env_config,
+                              {"jax": fn, "onnx": lambda **f: 0.3 * np.asarray(fn(**f))}, episodes=2, seconds=2.0)
+    report = parity.closed_loop_report(runs, shipped.env_config.control_dt)
+    assert not report["pass"]
+    assert report["failures"][0].startswith("closed loop: orientation gap")
+
+
+def test_summary_names_the_worst_case():
+    rows = {"random": {"1": {"max_abs": 1e-7}}, "ang_vel_extreme": {"64": {"max_abs": 3e-5}}}
+    out = parity.summarize("policy", rows)
+    assert out["failures"] == ["action max abs error 3e-05 > 1e-05 (case ang_vel_extreme, batch 64)"]
+
+
+@pytest.mark.browser
+def test_browser_parity(files):
+    from orient_jax.export import browser, contract
+
+    why = browser.available()
+    if why:
+        pytest.skip(why)
+    report = browser.browser_parity(files[0], {"policy": contract.policy_contract(False),
+                                               "policy_goal": contract.policy_contract(True),
+                                               "pose": contract.pose_contract(32, 32)}, batches=(1, 7))
+    assert report["pass"], report["failures"]
+    assert set(report["models"]) == {"policy", "policy_goal", "pose"}
+    assert report["models"]["pose"]["angle_deg"] <= parity.BOUNDS["quat_angle_deg"]

@@ -1,0 +1,219 @@
+"""The browser client in headless Chromium: loads, closes the loop, agrees with Python.
+
+Needs /usr/bin/chromium, web/vendor (bash scripts/setup_browser.sh) and the playwright package.
+Models: web/public/models when `orient-jax export` has filled it, else a development folder
+built here (the shipped upright policy + an untrained pose net).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import web_helpers as wh
+
+pytestmark = pytest.mark.browser
+
+_why = wh.missing_prerequisites()
+if _why:
+    pytestmark = [pytest.mark.browser, pytest.mark.skip(reason=_why)]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return wh.exported_models() or wh.build_dev_models(tmp_path_factory.mktemp("dev-models"))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, models):
+    """Folders served at /models/: good, and broken copies (missing model, corrupt model, bad version)."""
+    root = tmp_path_factory.mktemp("served-models")
+    shutil.copytree(models, root / "good")
+    shutil.copytree(models, root / "missing")
+    (root / "missing" / "pose.onnx").unlink()
+    shutil.copytree(models, root / "corrupt")
+    (root / "corrupt" / "pose.onnx").write_bytes(b"this is not an onnx model" * 100)
+    shutil.copytree(models, root / "badversion")
+    m = json.loads((root / "badversion" / "manifest.json").read_text())
+    m["version"] = 99
+    (root / "badversion" / "manifest.json").write_text(json.dumps(m))
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_url(tree):
+    from orient_jax.web.server import serving
+
+    with serving(wh.WEB, tree) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def pw():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def ctx(pw):
+    with wh.browser(pw=pw) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def page(ctx, base_url):
+    """One paused page on the good models, shared by the parity tests."""
+    p, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&obs=truth&seed=1")
+    yield p
+    p.close()
+
+
+def test_page_loads_and_runs_without_console_errors(ctx, base_url, tmp_path):
+    page, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&seed=0&physics=lockstep")
+    page.wait_for_function("orientApp.state().t > 0.2", timeout=30_000)
+    s = page.evaluate("orientApp.state()")
+    page.screenshot(path=str(tmp_path / "page.png"))
+    page.close()
+    assert errors == [], errors
+    for key in ("t", "quat", "quatPred", "angVel", "action", "tiltDeg", "predErrDeg", "success", "fps",
+                "poseMs", "policyMs", "physicsMs"):
+        assert key in s, key
+    assert len(s["quat"]) == 4 and s["quat"][3] >= 0
+    assert abs(np.linalg.norm(s["quat"]) - 1) < 1e-6
+    assert len(s["quatPred"]) == 4 and np.all(np.isfinite(s["quatPred"]))
+    assert all(-1 <= a <= 1 for a in s["action"])
+
+
+def test_truth_loop_turns_seeded_starts_upright(page):
+    """obs=truth: the whole loop (render, pose, policy, MuJoCo) must solve seeded starts.
+    A broken loop (quaternion order, frame, action scale, substeps) solves none."""
+    results = []
+    for _ in range(4):
+        page.evaluate("orientApp.reset()")
+        s = page.evaluate("orientApp.debug.run(520, {untilDone: true})")
+        results.append((s["success"], s["t"], s["tiltDeg"]))
+    solved = sum(r[0] for r in results)
+    assert solved >= 3, results
+    assert all(r[1] < 10.0 for r in results if r[0]), results
+
+
+def _physics_gap_deg(page, models, start_z: float, trials: int = 3, seed: int = 0) -> float:
+    """Worst orientation gap (deg) over 2 s between page MuJoCo (WASM) and C MuJoCo (Python),
+    the same random torque sequence (a new ctrl every control step) from the same state."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_path(str(models / "engine.xml"))
+    substeps = 4
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(trials):
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        qpos0 = np.concatenate([[0.0, 0.0, start_z], q])  # MuJoCo order: w, x, y, z
+        ctrl = rng.uniform(-1, 1, size=(100, 3)) * 3.94  # 100 control steps = 2 s
+        page_q = np.array(page.evaluate("([q, c, n]) => orientApp.debug.rollout(q, c, n)",
+                                        [qpos0.tolist(), ctrl.tolist(), substeps]))
+        data = mujoco.MjData(model)
+        data.qpos[:] = qpos0
+        mujoco.mj_forward(model, data)
+        ref = []
+        for c in ctrl:
+            data.ctrl[:] = c
+            for _ in range(substeps):
+                mujoco.mj_step(model, data)
+            ref.append(data.qpos.copy())
+        ref = np.array(ref)
+        dots = np.abs(np.sum(page_q[:, 3:7] * ref[:, 3:7], axis=1)) / (
+            np.linalg.norm(page_q[:, 3:7], axis=1) * np.linalg.norm(ref[:, 3:7], axis=1))
+        worst = max(worst, float(np.degrees(2 * np.arccos(np.clip(dots, -1, 1))).max()))
+    return worst
+
+
+def test_page_physics_matches_c_mujoco_in_flight(page, models):
+    """Free tumbling under random body torques (started 30 m up: no contact in 2 s): integrator,
+    actuators, gyroscopic terms and the quaternion order agree within 0.1 deg."""
+    gap = _physics_gap_deg(page, models, start_z=30.0)
+    assert gap <= 0.1, f"page vs C MuJoCo in flight: {gap:.4f} deg over 2 s"
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "mujoco-js 0.0.7 is MuJoCo 3.3.8: its plane-vs-mesh (convex hull) collision returns one contact "
+    "where C MuJoCo 3.17 returns two or more, and with iterations=4 the solvers' iterates differ; "
+    "on the floor the two builds part by degrees within 2 s (see README, Browser client)"))
+def test_page_physics_matches_c_mujoco_on_the_floor(page, models):
+    """DESIGN's bound with contact: same torques, same start on the floor, within 0.1 deg over 2 s."""
+    import mujoco
+
+    z0 = float(mujoco.MjModel.from_xml_path(str(models / "engine.xml")).qpos0[2])
+    gap = _physics_gap_deg(page, models, start_z=z0)
+    assert gap <= 0.1, f"page vs C MuJoCo on the floor: {gap:.4f} deg over 2 s"
+
+
+def test_ort_web_matches_onnxruntime(page, models):
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(1)
+    policy = ort.InferenceSession(str(models / "policy.onnx"), providers=["CPUExecutionProvider"])
+    for n in (1, 7):
+        quat = rng.normal(size=(n, 4)).astype(np.float32)
+        quat /= np.linalg.norm(quat, axis=1, keepdims=True)
+        feeds = {"quat": quat, "ang_vel": rng.normal(0, 3, (n, 3)).astype(np.float32),
+                 "prev_action": rng.uniform(-1, 1, (n, 3)).astype(np.float32)}
+        want = policy.run(["action"], feeds)[0]
+        got = page.evaluate("([f]) => orientApp.debug.runModel('policy', f)",
+                            [{k: [v.ravel().tolist(), list(v.shape)] for k, v in feeds.items()}])
+        np.testing.assert_allclose(np.array(got["action"]).reshape(n, 3), want, atol=1e-5, rtol=0)
+
+    pose = ort.InferenceSession(str(models / "pose.onnx"), providers=["CPUExecutionProvider"])
+    # A page-rendered frame and a random one, batch 2.
+    frame = np.array(page.evaluate("orientApp.debug.renderPose([0.2, -0.3, 0.1, 0.9])"), np.float32)
+    images = np.stack([frame.reshape(128, 128, 3), rng.uniform(0, 1, (128, 128, 3)).astype(np.float32)])
+    want = pose.run(["quat"], {"image": images})[0]
+    got = page.evaluate("([x, d]) => orientApp.debug.runModel('pose', {image: [x, d]})",
+                        [images.ravel().tolist(), list(images.shape)])
+    np.testing.assert_allclose(np.array(got["quat"]).reshape(2, 4), want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("folder,expect", [
+    ("missing", "pose model"),
+    ("corrupt", "could not be opened"),
+    ("badversion", "version 99"),
+])
+def test_bad_models_folder_shows_an_error(ctx, base_url, folder, expect):
+    page, _ = wh.open_page(ctx, f"{base_url}?models=/models/{folder}/", expect_error=True)
+    err = page.evaluate("orientApp.error")
+    assert err and expect in err, err
+    box = page.locator("#error")
+    assert box.is_visible()
+    assert expect in box.inner_text()
+    assert page.evaluate("orientApp.ready") is False
+    page.close()
+
+
+def test_webgpu_path_loads_and_runs(pw, base_url, models):
+    """WebGPU under --enable-unsafe-webgpu (SwiftShader's software adapter here): correctness only.
+    1. ?ep=webgpu: the pose model on ORT's WebGPU EP agrees with onnxruntime (CPU).
+    2. ?backend=webgpu: three's WebGPURenderer + WebGPU EP; where the device is lost (headless
+       software adapters lose it for canvases) the page falls back to WebGL2 / wasm and keeps running."""
+    import onnxruntime as ort
+
+    with wh.browser(webgpu=True, pw=pw) as c:
+        page, _ = wh.open_page(c, f"{base_url}?models=/models/good/&ep=webgpu&physics=paused", timeout_s=120)
+        frame = np.array(page.evaluate("orientApp.debug.renderPose([0.2, -0.3, 0.1, 0.9])"), np.float32)
+        got = page.evaluate("([x]) => orientApp.debug.runModel('pose', {image: [x, [1, 128, 128, 3]]})", [frame.tolist()])
+        assert page.evaluate("orientApp.state().poseEp") == "webgpu"
+        want = ort.InferenceSession(str(models / "pose.onnx")).run(["quat"], {"image": frame.reshape(1, 128, 128, 3)})[0]
+        np.testing.assert_allclose(np.array(got["quat"]).reshape(1, 4), want, atol=1e-3, rtol=0)
+        page.close()
+
+        page, _ = wh.open_page(c, f"{base_url}?models=/models/good/&backend=webgpu&physics=paused", timeout_s=120)
+        assert page.evaluate("orientApp.debug.backend") == "webgpu"
+        s = page.evaluate("orientApp.debug.run(3)")
+        assert page.evaluate("orientApp.error") is None
+        assert s["t"] > 0 and np.all(np.isfinite(s["quatPred"])) and np.all(np.isfinite(s["action"]))
+        page.close()

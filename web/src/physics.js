@@ -1,0 +1,214 @@
+// Physics: the official MuJoCo WebAssembly build (npm mujoco-js) stepping the very engine.xml
+// the models folder ships (the same file Python trains on). The free joint's qpos[3:7] is
+// [w, x, y, z]: frames.fromMujoco/toMujoco convert at this boundary only; qvel[3:6] is the
+// body-frame angular velocity. qpos/qvel/ctrl are views into wasm memory: fetched again on
+// every access, never cached.
+import { fromMujoco, toMujoco } from './frames.js';
+
+let mujocoPromise = null;
+
+async function loadMujoco() {
+  if (!mujocoPromise) {
+    mujocoPromise = import('mujoco-js').then((m) => m.default());
+  }
+  return mujocoPromise;
+}
+
+/** Files an MJCF names (meshes, textures, includes), relative to the MJCF. */
+function referencedFiles(xml) {
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  if (doc.querySelector('parsererror')) throw new Error('engine.xml is not valid XML');
+  const compiler = doc.querySelector('compiler');
+  const meshdir = compiler?.getAttribute('meshdir') || compiler?.getAttribute('assetdir') || '';
+  const files = [];
+  for (const el of doc.querySelectorAll('mesh[file], hfield[file], texture[file], skin[file]')) {
+    files.push((meshdir ? meshdir.replace(/\/?$/, '/') : '') + el.getAttribute('file'));
+  }
+  for (const el of doc.querySelectorAll('include[file]')) files.push(el.getAttribute('file'));
+  return files;
+}
+
+export class Physics {
+  /** Loads the MJCF at `url` (and any files it references) into MuJoCo. */
+  static async create(url, physicsConfig) {
+    let mj;
+    try {
+      mj = await loadMujoco();
+    } catch (e) {
+      throw new Error(`the physics module (mujoco-js) failed to load: ${e.message || e}`);
+    }
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`the MJCF ${url} failed to load: HTTP ${res.status}`);
+    const xml = await res.text();
+    const dir = '/model';
+    if (!mj.FS.analyzePath(dir).exists) {
+      mj.FS.mkdir(dir);
+      mj.FS.mount(mj.MEMFS, { root: '.' }, dir);
+    }
+    for (const rel of referencedFiles(xml)) {
+      const r = await fetch(new URL(rel, new URL(url, location.href)));
+      if (!r.ok) throw new Error(`a file the MJCF names (${rel}) failed to load: HTTP ${r.status}`);
+      const path = `${dir}/${rel}`;
+      const parts = path.split('/').slice(1, -1);
+      for (let i = 1; i <= parts.length; i++) {
+        const p = '/' + parts.slice(0, i).join('/');
+        if (!mj.FS.analyzePath(p).exists) mj.FS.mkdir(p);
+      }
+      mj.FS.writeFile(path, new Uint8Array(await r.arrayBuffer()));
+    }
+    mj.FS.writeFile(`${dir}/engine.xml`, xml);
+    let model;
+    try {
+      model = mj.MjModel.loadFromXML(`${dir}/engine.xml`);
+    } catch (e) {
+      const msg = typeof e === 'number' && mj.getExceptionMessage ? mj.getExceptionMessage(e) : e?.message || String(e);
+      throw new Error(`MuJoCo ${mj.mj_versionString()} refused the MJCF: ${msg}`);
+    }
+    if (!model) throw new Error(`MuJoCo ${mj.mj_versionString()} could not load the MJCF`);
+    return new Physics(mj, model, xml, physicsConfig);
+  }
+
+  constructor(mj, model, xml, cfg) {
+    this.mj = mj;
+    this.model = model;
+    this.xml = xml;
+    this.data = new mj.MjData(model);
+    this.version = mj.mj_versionString();
+    const ts = model.opt.timestep;
+    if (cfg.timestep && Math.abs(cfg.timestep - ts) > 1e-9) {
+      throw new Error(`manifest physics.timestep ${cfg.timestep} differs from the MJCF's ${ts}`);
+    }
+    this.timestep = ts;
+    this.controlDt = cfg.control_dt;
+    this.substeps = Math.max(1, Math.round(cfg.control_dt / ts));
+    this.actionScale = cfg.action_scale;
+    this.qpos0 = Array.from(this.data.qpos);
+    this.bodyId = 1; // the engine: the only body under the world
+    mj.mj_forward(model, this.data);
+  }
+
+  /** Set the free joint: position [x, y, z], orientation [x, y, z, w]; zero velocities and forces. */
+  reset(pos, quat) {
+    const { mj, model, data } = this;
+    mj.mj_resetData(model, data);
+    const qpos = data.qpos;
+    qpos.set([...pos, ...toMujoco(quat)]);
+    data.qvel.fill(0);
+    data.ctrl.fill(0);
+    data.xfrc_applied.fill(0);
+    mj.mj_forward(model, data);
+  }
+
+  /** One control period: ctrl = action * action_scale held for control_dt / timestep steps. */
+  controlStep(action, extForce = null) {
+    const { mj, model, data } = this;
+    const ctrl = data.ctrl;
+    for (let i = 0; i < 3; i++) ctrl[i] = Math.max(-1, Math.min(1, action[i])) * this.actionScale[i];
+    for (let k = 0; k < this.substeps; k++) {
+      if (extForce) this.applyForce(extForce);
+      mj.mj_step(model, data);
+    }
+    if (extForce) data.xfrc_applied.fill(0);
+    this.guard();
+  }
+
+  /** A blown-up simulation (NaN, absurd spin) is put back at rest where it was. */
+  guard() {
+    const q = this.data.qpos, v = this.data.qvel;
+    const bad = !q.every(Number.isFinite) || !v.every(Number.isFinite) || Math.hypot(v[3], v[4], v[5]) > 60;
+    if (bad) {
+      const pos = [0, 0, this.qpos0[2]];
+      this.reset(pos, [0, 0, 0, 1]);
+    }
+  }
+
+  /** Force f (world, N) at world point p: xfrc_applied holds a force and torque at the COM. */
+  applyForce({ force, point }) {
+    const xf = this.data.xfrc_applied, com = this.data.xipos, b = this.bodyId;
+    const r = [point[0] - com[3 * b], point[1] - com[3 * b + 1], point[2] - com[3 * b + 2]];
+    const t = [r[1] * force[2] - r[2] * force[1], r[2] * force[0] - r[0] * force[2], r[0] * force[1] - r[1] * force[0]];
+    xf.set([...force, ...t], 6 * b);
+  }
+
+  /** Add a velocity impulse: linear (world, m/s) and angular (body frame, rad/s). */
+  kick(lin = [0, 0, 0], ang = [0, 0, 0]) {
+    const v = this.data.qvel;
+    for (let i = 0; i < 3; i++) { v[i] += lin[i]; v[3 + i] += ang[i]; }
+  }
+
+  get time() { return this.data.time; }
+  get pos() { return Array.from(this.data.qpos.subarray(0, 3)); }
+  get quat() { return fromMujoco(this.data.qpos, 3); }
+  get angVel() { return Array.from(this.data.qvel.subarray(3, 6)); }
+  get linVel() { return Array.from(this.data.qvel.subarray(0, 3)); }
+  get qpos() { return Array.from(this.data.qpos); }
+
+  /**
+   * Test hook: from qpos0 ([x,y,z, w,x,y,z], MuJoCo order) with zero velocity, hold each ctrl of
+   * ctrlSeq (raw motor ctrl, N*m) for `substeps` physics steps; returns qpos after each entry.
+   * Uses its own MjData so the live simulation is untouched.
+   */
+  rollout(qpos0, ctrlSeq, substeps = 1, qvel0 = null) {
+    const { mj, model } = this;
+    const d = new mj.MjData(model);
+    try {
+      d.qpos.set(qpos0);
+      if (qvel0) d.qvel.set(qvel0);
+      mj.mj_forward(model, d);
+      const out = [];
+      for (const c of ctrlSeq) {
+        d.ctrl.set(c);
+        for (let k = 0; k < substeps; k++) mj.mj_step(model, d);
+        out.push(Array.from(d.qpos));
+      }
+      return out;
+    } finally {
+      d.delete();
+    }
+  }
+
+  /** Visual geoms of the MJCF (for the fallback drawing when no .glb is there). */
+  visualGeoms() {
+    const doc = new DOMParser().parseFromString(this.xml, 'application/xml');
+    const mats = {};
+    for (const m of doc.querySelectorAll('asset > material')) {
+      mats[m.getAttribute('name')] = (m.getAttribute('rgba') || '0.5 0.5 0.5 1').trim().split(/\s+/).map(Number);
+    }
+    const nums = (s, d) => (s ? s.trim().split(/\s+/).map(Number) : d);
+    const geoms = [];
+    for (const g of doc.querySelectorAll('worldbody body geom')) {
+      const cls = g.getAttribute('class');
+      if (cls && cls !== 'visual') continue;
+      const type = g.getAttribute('type') || 'sphere';
+      if (!['box', 'cylinder', 'sphere', 'capsule'].includes(type)) continue;
+      geoms.push({
+        name: g.getAttribute('name'), type,
+        size: nums(g.getAttribute('size'), [0.01]),
+        pos: nums(g.getAttribute('pos'), [0, 0, 0]),
+        quat: nums(g.getAttribute('quat'), [1, 0, 0, 0]), // MJCF: w x y z
+        rgba: g.getAttribute('rgba') ? nums(g.getAttribute('rgba')) : mats[g.getAttribute('material')] || [0.6, 0.6, 0.6, 1],
+      });
+    }
+    return geoms;
+  }
+
+  /** World geoms: floor and walls (planes), for drawing the arena. */
+  arenaGeoms() {
+    const doc = new DOMParser().parseFromString(this.xml, 'application/xml');
+    const mats = {};
+    for (const m of doc.querySelectorAll('asset > material')) {
+      mats[m.getAttribute('name')] = (m.getAttribute('rgba') || '0.5 0.5 0.5 1').trim().split(/\s+/).map(Number);
+    }
+    const nums = (s, d) => (s ? s.trim().split(/\s+/).map(Number) : d);
+    const out = [];
+    for (const g of doc.querySelectorAll('worldbody > geom')) {
+      out.push({
+        name: g.getAttribute('name'), type: g.getAttribute('type') || 'sphere',
+        size: nums(g.getAttribute('size'), [1, 1, 0.1]), pos: nums(g.getAttribute('pos'), [0, 0, 0]),
+        zaxis: nums(g.getAttribute('zaxis'), [0, 0, 1]),
+        rgba: g.getAttribute('rgba') ? nums(g.getAttribute('rgba')) : mats[g.getAttribute('material')] || [0.7, 0.7, 0.7, 1],
+      });
+    }
+    return out;
+  }
+}
