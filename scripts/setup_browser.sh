@@ -5,11 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "setup_browser: installing Debian chromium"
+# chromium: the page's tests; nginx + rsync: the deploy tests (a static host, a remote copy).
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v rsync >/dev/null || missing="$missing rsync"
+if [ -n "$missing" ]; then
+  echo "setup_browser: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  # Installing nginx may start the system service; the tests run their own instance.
+  { command -v systemctl >/dev/null && $SUDO systemctl stop nginx; } >/dev/null 2>&1 || $SUDO service nginx stop >/dev/null 2>&1 || true
 fi
 
 cd web

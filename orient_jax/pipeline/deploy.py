@@ -23,6 +23,7 @@ MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "app
               ".xml": "application/xml", ".html": "text/html", ".css": "text/css", ".png": "image/png"}
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
                      "Cross-Origin-Resource-Policy": "same-origin"}
+MODELS_SUBDIR = "public/models"  # where the page looks for its models by default (web/src/loop.js)
 REMOTE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//).*$")  # user@host:path or host:path, not a URL
 
 
@@ -63,9 +64,9 @@ def check_bundle(bundle: Path) -> dict:
     bundle = Path(bundle)
     if not (bundle / "index.html").is_file():
         raise UserError(f"{bundle} is not a bundle (no index.html); build one with `orient-jax pipeline` or `orient-jax bundle`")
-    manifest_path = bundle / "models" / "manifest.json"
+    manifest_path = bundle / MODELS_SUBDIR / "manifest.json"
     if not manifest_path.is_file():
-        raise UserError(f"{bundle}: no models/manifest.json")
+        raise UserError(f"{bundle}: no {MODELS_SUBDIR}/manifest.json")
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:

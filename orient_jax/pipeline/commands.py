@@ -1,0 +1,82 @@
+"""`orient-jax pipeline`, `orient-jax bundle`, `orient-jax deploy`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cmd_pipeline(args) -> int:
+    from orient_jax.pipeline.run import run_pipeline
+
+    root = Path(args.root or f"runs/pipeline-{args.preset}")
+    out = run_pipeline(args.preset, root, workers=args.workers, until=args.until,
+                       dist=None if args.until else Path(args.dist))
+    print(f"run manifest: {root / 'manifest.json'}")
+    if args.until:
+        print(f"stopped after stage {args.until}: {out}")
+        return 0
+    print(f"bundle: {out} (deploy it with `orient-jax deploy --bundle {out} --to DIR|user@host:PATH`)")
+    if args.no_serve:
+        return 0
+    from orient_jax.web import server as srv
+
+    server = srv.make_server(out, None, "127.0.0.1", args.port)
+    print(f"serving the page: open {srv.url_of(server)}  (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_bundle(args) -> int:
+    from orient_jax.pipeline.run import build_bundle
+
+    out = build_bundle(Path(args.models), Path(args.out))
+    print(f"bundle written to {out}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from orient_jax.pipeline.deploy import deploy
+
+    where = deploy(Path(args.bundle), args.to, nginx_port=args.nginx_port)
+    print(f"deployed to {where}")
+    if args.nginx_port is not None and ":" not in args.to:
+        print(f"nginx server block: {Path(where) / 'nginx.conf'} (include it from /etc/nginx/sites-enabled/)")
+    return 0
+
+
+def register(sub) -> None:
+    from orient_jax.pipeline.run import PRESETS
+
+    p = sub.add_parser("pipeline", help="data -> pose -> error model -> policy -> export + parity -> bundle -> serve",
+                       description="Run the whole product: render the datasets, train and evaluate the pose model, "
+                                   "train the policy against the pose model's measured errors, export both to ONNX "
+                                   "behind the parity gate, bundle the static page and serve it. Every stage is "
+                                   "cached by the hash of its config and inputs; rerun the same command to resume.")
+    p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~45 min on 2 cores)")
+    p.add_argument("--root", help="run folder: one subfolder per stage + manifest.json (default runs/pipeline-PRESET)")
+    p.add_argument("--workers", type=int, help="render processes (default: one per CPU core)")
+    p.add_argument("--until", help="stop after this stage (render_train, render_val, train_pose, eval_pose, train_policy, "
+                                   "[train_goal,] export, bundle)")
+    p.add_argument("--dist", default="dist", help="where the finished bundle is copied (default dist/)")
+    p.add_argument("--port", type=int, default=8000, help="port of the page server on 127.0.0.1 (default 8000)")
+    p.add_argument("--no-serve", action="store_true", help="stop after building the bundle")
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("bundle", help="assemble the static page and a models folder into one deployable folder")
+    p.add_argument("--models", default="models/export", help="models folder from `orient-jax export` (default models/export)")
+    p.add_argument("--out", default="dist", help="bundle folder (default dist/)")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("deploy", help="copy the bundle to a directory or over ssh (rsync), with nginx/_headers configs",
+                       description="Checks the bundle (page + models whose sha256 match the manifest), writes _headers "
+                                   "(COOP/COEP + MIME types for static hosts), then copies it: to a local directory "
+                                   "(swapped in atomically) or to [user@]host:PATH with rsync over ssh.")
+    p.add_argument("--to", required=True, help="destination: a directory, or [user@]host:PATH")
+    p.add_argument("--bundle", default="dist", help="the bundle to deploy (default dist/)")
+    p.add_argument("--nginx-port", type=int, help="also write nginx.conf serving the deployed folder on 127.0.0.1:PORT")
+    p.set_defaults(func=cmd_deploy)

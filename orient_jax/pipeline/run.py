@@ -1,0 +1,202 @@
+"""`orient-jax pipeline`: data -> pose -> pose error model -> policy -> export + parity -> bundle.
+
+Every stage is a function of its config and inputs (see `stages.py`): rerunning an unchanged
+stage is a no-op, a killed or failed stage resumes on the next run, and `RUN/manifest.json`
+records config, versions, input/output hashes, metrics and durations of each. The policy is
+trained against the error model the pose evaluation measured, so it sees the noise the vision
+model really makes. The last stage assembles `dist/`, the static page with its models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+from orient_jax.errors import UserError
+from orient_jax.pipeline.stages import Runner, Stage, sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
+WEB = REPO / "web"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelinePreset:
+    train_images: int
+    val_images: int
+    samples: int
+    """Cycles samples per pixel of the renders."""
+    pose_preset: str
+    policy_preset: str
+    policy_eval_episodes: int
+    goal_preset: str | None = None
+    """Also train and ship the goal-conditioned policy at this preset (None: skip)."""
+    closed_loop_s: float | None = None
+    """Length of the export's closed-loop parity episodes (None: a full episode)."""
+    pose_overrides: tuple[str, ...] = ()
+    policy_overrides: tuple[str, ...] = ()
+
+
+PRESETS = {
+    # The README's main job on 2 CPU cores (<= 45 min).
+    "cpu-quick": PipelinePreset(12000, 1000, 8, "quick", "quick", 200),
+    "cpu-full": PipelinePreset(40000, 2000, 16, "full", "full", 1000, goal_preset="goal"),
+    "gpu": PipelinePreset(400000, 5000, 16, "gpu", "gpu", 1000, goal_preset="gpu"),
+    # Minutes: a smoke run of every stage (tests); its models are not meant to work.
+    # An untrained policy tumbles chaotically, so its closed-loop check is kept to 1 s.
+    "tiny": PipelinePreset(64, 32, 1, "tiny", "tiny", 8, closed_loop_s=1.0, pose_overrides=("model.image_size=128",)),
+}
+TRAIN_SEED, VAL_SEED = 1, 2  # the held-out set uses a seed the training set never does
+
+
+def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, workers: int) -> Stage:
+    def run(ctx):
+        from orient_jax.data.config import DatasetConfig, RendererConfig
+        from orient_jax.data.render import render_dataset
+
+        config = DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(engine="cycles", samples=preset.samples))
+        manifest = render_dataset(ctx.dir / "data", config, workers=workers)
+        return {"images": manifest["num_images"], "shards": len(manifest["shards"])}
+
+    return Stage(name, run, {"images": images, "seed": seed, "samples": preset.samples}, [REPO / "orient_jax" / "assets" / "engine.glb"],
+                 ["data"], fingerprint={"data": lambda p: sha256_file(p / "manifest.json")})
+
+
+def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage]:
+    root = Path(root).resolve()
+    train_data, val_data = root / "render_train" / "data", root / "render_val" / "data"
+
+    def train_pose(ctx):
+        from orient_jax import config as config_lib
+        from orient_jax.pose import presets
+        from orient_jax.pose.train import train_and_evaluate
+
+        config = config_lib.apply_overrides(presets.preset(preset.pose_preset), list(preset.pose_overrides))
+        train_and_evaluate(config, train_data, ctx.dir / "run", val_data)
+        shutil.rmtree(ctx.dir / "pose", ignore_errors=True)
+        shutil.copytree(ctx.dir / "run" / "pose", ctx.dir / "pose")
+        from orient_jax.pose.checkpoint import load_pose
+        return load_pose(ctx.dir / "pose").metrics
+
+    def eval_pose(ctx):
+        from orient_jax.pose.evaluate import evaluate
+
+        report = evaluate(root / "train_pose" / "pose", val_data, ctx.dir)
+        return {k: v for k, v in report.items() if k not in ("worst", "model", "dataset")}
+
+    def train_policy(env: str, policy_preset: str):
+        def run(ctx):
+            from orient_jax import config as config_lib
+            from orient_jax import sim
+            from orient_jax.rl import presets
+            from orient_jax.rl.train import RunConfig, train_and_evaluate
+
+            env_config = config_lib.apply_overrides(
+                sim.default_config(env), [f"noise.model_path={root / 'eval_pose' / 'pose_error_model.json'}"])
+            ppo = config_lib.apply_overrides(presets.preset(policy_preset), list(preset.policy_overrides))
+            artifact = train_and_evaluate(RunConfig(env=env), env_config, ppo, ctx.dir / "run", show_progress=True)
+            shutil.rmtree(ctx.dir / "policy", ignore_errors=True)
+            shutil.copytree(ctx.dir / "run" / "policy", ctx.dir / "policy")
+            from orient_jax.rl import evaluate as ev
+            from orient_jax.rl.policy import obs_policy_fn
+
+            result = ev.rollout(env, env_config, obs_policy_fn(artifact), preset.policy_eval_episodes, seed=0)
+            summary = result.summary()
+            ev.write_report(ctx.dir / "eval.json", summary)
+            return summary
+        return run
+
+    def export(ctx):
+        from orient_jax.export.gate import export_models, pose_source_from_dir
+        from orient_jax.rl.checkpoint import load_policy
+
+        goal_dir = root / "train_goal" / "policy"
+        manifest = export_models(ctx.dir / "models", policy=load_policy(root / "train_policy" / "policy"),
+                                 policy_source=str(root / "train_policy" / "policy"),
+                                 goal_policy=load_policy(goal_dir) if preset.goal_preset else None,
+                                 goal_policy_source=str(goal_dir), pose=pose_source_from_dir(root / "train_pose" / "pose"),
+                                 dataset=val_data, seconds=preset.closed_loop_s)
+        return {"parity": manifest.get("parity", {}).get("summary", manifest.get("parity", {}))}
+
+    def bundle(ctx):
+        dist = ctx.dir / "dist"
+        build_bundle(root / "export" / "models", dist)
+        return {"files": sum(1 for p in dist.rglob("*") if p.is_file())}
+
+    stages = [
+        _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers),
+        _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers),
+        Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides)},
+              [train_data / "manifest.json", val_data / "manifest.json"], ["pose"]),
+        Stage("eval_pose", eval_pose, {}, [root / "train_pose" / "pose", val_data / "manifest.json"],
+              ["pose_eval.json", "pose_error_model.json"]),
+        Stage("train_policy", train_policy("upright", preset.policy_preset),
+              {"env": "upright", "preset": preset.policy_preset, "overrides": list(preset.policy_overrides),
+               "eval_episodes": preset.policy_eval_episodes},
+              [root / "eval_pose" / "pose_error_model.json"], ["policy", "eval.json"]),
+    ]
+    if preset.goal_preset:
+        stages.append(Stage("train_goal", train_policy("goal", preset.goal_preset),
+                            {"env": "goal", "preset": preset.goal_preset, "eval_episodes": preset.policy_eval_episodes},
+                            [root / "eval_pose" / "pose_error_model.json"], ["policy", "eval.json"]))
+    export_inputs = [root / "train_policy" / "policy", root / "train_pose" / "pose", val_data / "manifest.json"]
+    if preset.goal_preset:
+        export_inputs.append(root / "train_goal" / "policy")
+    stages += [
+        Stage("export", export, {}, export_inputs, ["models"]),
+        Stage("bundle", bundle, {}, [root / "export" / "models", WEB / "index.html", WEB / "src", WEB / "vendor" / "VERSIONS.json"],
+              ["dist"]),
+    ]
+    return stages
+
+
+def build_bundle(models: Path, dist: Path) -> Path:
+    """The static page (index.html, src/, vendor/) + its models in `public/models/`, atomically."""
+    from orient_jax.pipeline.deploy import MODELS_SUBDIR, check_bundle, headers_file, nginx_config
+
+    if not (WEB / "vendor" / "VERSIONS.json").is_file():
+        raise UserError(f"{WEB / 'vendor'} is missing: run `bash scripts/setup_browser.sh` first")
+    if not (Path(models) / "manifest.json").is_file():
+        raise UserError(f"{models} has no manifest.json (run `orient-jax export` first)")
+    tmp = dist.with_name(dist.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copy2(WEB / "index.html", tmp / "index.html")
+    shutil.copytree(WEB / "src", tmp / "src")
+    shutil.copytree(WEB / "vendor", tmp / "vendor")
+    shutil.copytree(models, tmp / MODELS_SUBDIR)
+    (tmp / "_headers").write_text(headers_file())
+    (tmp / "nginx.conf").write_text(nginx_config("/var/www/orient-jax"))
+    check_bundle(tmp)
+    old = dist.with_name(dist.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dist.exists():
+        os.replace(dist, old)
+    os.replace(tmp, dist)
+    shutil.rmtree(old, ignore_errors=True)
+    return dist
+
+
+def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist: Path | None = None,
+                 until: str | None = None, log=print) -> Path:
+    """Run every stage of `preset_name` under `root`; copy the bundle to `dist`; return it."""
+    if preset_name not in PRESETS:
+        raise UserError(f"unknown pipeline preset {preset_name!r}; choose one of: {', '.join(PRESETS)}")
+    preset = PRESETS[preset_name]
+    workers = workers or max(1, os.cpu_count() or 1)
+    runner = Runner(root, {"preset": preset_name, **dataclasses.asdict(preset), "workers": workers}, log=log)
+    stages = build_stages(root, preset, workers)
+    names = [s.name for s in stages]
+    if until is not None and until not in names:
+        raise UserError(f"unknown stage {until!r}; stages: {', '.join(names)}")
+    for stage in stages:
+        runner.run(stage)
+        if stage.name == until:
+            return Path(root) / stage.name
+    bundle_dir = Path(root).resolve() / "bundle" / "dist"
+    if dist is not None:
+        from orient_jax.pipeline.deploy import deploy
+        deploy(bundle_dir, str(dist), log=log)
+        return Path(dist)
+    return bundle_dir
