@@ -28,10 +28,17 @@ REPO = Path(__file__).resolve().parent.parent
 def tiny_run(tmp_path_factory):
     if not (REPO / "web" / "vendor" / "VERSIONS.json").is_file():
         pytest.fail("web/vendor missing: run bash scripts/setup_browser.sh (scripts/test.sh does)")
+    import sys
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from pipeline_faults import run_with_kills
+
+    # The short form of the fault benchmark: SIGKILL the pipeline twice at random points, resume,
+    # and verify every recorded hash, every shard and the bundle (raises on any mismatch).
     root = tmp_path_factory.mktemp("pipeline")
     logs: list[str] = []
-    dist = run_pipeline("tiny", root / "run", dist=root / "dist", log=logs.append)
-    return root, dist, logs
+    report = run_with_kills(root / "run", "tiny", kills=2, seed=0, max_delay_s=40.0, log=logs.append)
+    assert report["verification"]["images_verified"] == 96, report
+    return root, root / "run" / "dist", logs
 
 
 def test_pipeline_runs_every_stage_and_records_it(tiny_run):
@@ -110,7 +117,8 @@ def test_deploy_over_rsync_remote_shell(tiny_run, tmp_path):
         pytest.fail("rsync missing (scripts/setup_browser.sh installs it)")
     _, dist, _ = tiny_run
     fake_ssh = tmp_path / "fake-ssh"
-    fake_ssh.write_text('#!/bin/sh\nshift\nexec sh -c "$*"\n')  # drop the host, run the command here
+    # ssh's arguments are [options] host command: drop up to the host, run the command here.
+    fake_ssh.write_text('#!/bin/sh\nwhile [ "$1" != example.invalid ]; do shift; done\nshift\nexec sh -c "$*"\n')
     fake_ssh.chmod(fake_ssh.stat().st_mode | stat.S_IEXEC)
     os.environ["RSYNC_RSH"] = str(fake_ssh)
     try:
@@ -137,7 +145,9 @@ def test_page_from_the_bundle_served_by_nginx(tiny_run, tmp_path):
     site = tmp_path / "site"
     deploy_lib.deploy(dist, str(site), nginx_port=port, log=lambda m: None)
     conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+    # Workers run as this user: pytest's private temp folders are unreadable to www-data.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(f"""{user} daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
 events {{}}
 http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};
 fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path}; scgi_temp_path {tmp_path};
@@ -146,14 +156,17 @@ include {site}/nginx.conf; }}
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}/"
+        last_error = None
         for _ in range(100):
             try:
                 response = urllib.request.urlopen(url + "vendor/VERSIONS.json", timeout=1)
                 break
-            except OSError:
+            except OSError as exc:
+                last_error = exc
                 time.sleep(0.1)
         else:
-            pytest.fail(f"nginx did not start: {proc.stderr.read1(4096) if proc.poll() is not None else ''}")
+            log = (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""
+            pytest.fail(f"nginx did not serve the page: {last_error}; exit {proc.poll()}; {log[-2000:]}")
         assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         wasm = next((site / "vendor").rglob("*.wasm")).relative_to(site)
         assert urllib.request.urlopen(url + str(wasm)).headers["Content-Type"] == "application/wasm"

@@ -7,14 +7,30 @@ import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { worldRoot, gltfToBody, worldToThree, threeToWorld, setObjectQuat } from './frames.js';
 
-// What the pose camera sees must match the dataset's Blender renders: the object alone at the
-// origin, a mid-grey background, a sun plus soft fill. manifest.render (optional) overrides these.
+// What the pose camera sees must match the dataset's nominal Blender (Cycles) renders
+// (orient_jax/data/config.py LightingConfig, blender/scene.py): the object alone at the origin
+// over a flat background, lit by a sun (Blender strength S W/m^2 == three.js DirectionalLight
+// intensity S: both divide by pi for a Lambertian surface) placed relative to the camera's
+// azimuth, plus a uniform grey world. The world is an environment map, not a hemisphere light:
+// in Cycles the world lights diffuse AND reflects in metals (most of the engine is metallic).
+// Colour: glTF base colours are linear, output is plain sRGB (Blender's 'Standard' view
+// transform), no tone mapping. manifest.render (optional) overrides any of these.
 export const POSE_RENDER_DEFAULTS = {
-  background: [0.5, 0.5, 0.5],        // sRGB
-  ambient: 0.9,                       // hemisphere fill intensity
-  sun: { dir: [-0.25, 0.25, -1.0], intensity: 2.2 }, // the MJCF's directional light
+  background: [0.62, 0.66, 0.70],     // sRGB (LightingConfig.background)
+  ambient: 0.35,                      // world grey level, linear (LightingConfig.ambient)
+  sun: { azimuth_from_camera_deg: -35.0, elevation_deg: 55.0, strength: 3.0 }, // LightingConfig.sun_*
+  shadows: true,                      // Cycles traces the sun's shadows
   tone_mapping: 'none',
 };
+
+/** Unit vector from the scene towards the sun (world, Z up), as orient_jax.data.randomize.nominal_sun_direction. */
+export function sunDirection(sun, camera) {
+  if (sun.dir) return sun.dir.map((c) => -c); // legacy override: the direction the light travels
+  const p = camera.position, c = camera.look_at || [0, 0, 0];
+  const az = Math.atan2(p[1] - c[1], p[0] - c[0]) + ((sun.azimuth_from_camera_deg ?? -35) * Math.PI) / 180;
+  const el = ((sun.elevation_deg ?? 55) * Math.PI) / 180;
+  return [Math.cos(el) * Math.cos(az), Math.cos(el) * Math.sin(az), Math.sin(el)];
+}
 
 /** Load the .glb (body frame after gltfToBody), or null when absent; throws on a corrupt one. */
 export async function loadGlb(url) {
@@ -268,7 +284,7 @@ export class View {
  */
 export class PoseCamera {
   constructor(engine, camera, render = {}) {
-    const opts = { ...POSE_RENDER_DEFAULTS, ...render };
+    const opts = { ...POSE_RENDER_DEFAULTS, ...render, sun: { ...POSE_RENDER_DEFAULTS.sun, ...(render.sun || {}) } };
     this.w = camera.width;
     this.h = camera.height;
     this.canvas = document.createElement('canvas');
@@ -278,18 +294,36 @@ export class PoseCamera {
     const renderer = (this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true, preserveDrawingBuffer: false }));
     renderer.setPixelRatio(1);
     renderer.setSize(this.w, this.h, false);
+    renderer.outputColorSpace = THREE.SRGBColorSpace;
     renderer.toneMapping = opts.tone_mapping === 'aces' ? THREE.ACESFilmicToneMapping : opts.tone_mapping === 'agx' ? THREE.AgXToneMapping : THREE.NoToneMapping;
+    renderer.shadowMap.enabled = !!opts.shadows;
+    renderer.shadowMap.type = THREE.PCFSoftShadowMap;
     this.gl = renderer.getContext();
 
     const scene = (this.scene = new THREE.Scene());
     scene.background = new THREE.Color().setRGB(...opts.background, THREE.SRGBColorSpace);
-    scene.add(new THREE.HemisphereLight(0xffffff, 0x777777, opts.ambient));
-    const sun = new THREE.DirectionalLight(0xffffff, opts.sun.intensity);
-    sun.position.copy(worldToThree(opts.sun.dir.map((c) => -c)));
+    // The world: a uniform grey environment (diffuse fill + what metals reflect), like Cycles' world colour.
+    const envScene = new THREE.Scene();
+    envScene.background = new THREE.Color().setRGB(opts.ambient, opts.ambient, opts.ambient, THREE.LinearSRGBColorSpace);
+    const pmrem = new THREE.PMREMGenerator(renderer);
+    this.envTarget = pmrem.fromScene(envScene, 0, 0.1, 10);
+    pmrem.dispose();
+    scene.environment = this.envTarget.texture;
+    scene.environmentIntensity = 1.0;
+    const strength = render.sun?.strength ?? render.sun?.intensity ?? opts.sun.strength; // `intensity`: legacy key
+    const sun = (this.sun = new THREE.DirectionalLight(0xffffff, strength));
+    sun.position.copy(worldToThree(sunDirection(opts.sun, camera)).multiplyScalar(2.0));
+    if (opts.shadows) {
+      sun.castShadow = true;
+      sun.shadow.mapSize.set(1024, 1024);
+      sun.shadow.bias = -0.0003;
+      sun.shadow.normalBias = 0.002;
+      Object.assign(sun.shadow.camera, { left: -0.4, right: 0.4, top: 0.4, bottom: -0.4, near: 1.0, far: 3.0 });
+    }
     scene.add(sun);
     const world = worldRoot();
     scene.add(world);
-    this.body = engine.clone(true);
+    this.body = shadows(engine.clone(true), !!opts.shadows, !!opts.shadows);
     world.add(this.body);
 
     this.camera = new THREE.PerspectiveCamera(camera.fov_y_deg, this.w / this.h, 0.01, 20);
