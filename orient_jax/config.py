@@ -125,3 +125,21 @@ def describe(config: Any, prefix: str = "") -> list[str]:
             doc = docs.get(f.name, "")
             lines.append(f"{name} = {value!r}" + (f"  # {doc}" if doc else ""))
     return lines
+
+
+def check_run_record(workdir, record: dict) -> None:
+    """Write `workdir/config.json` for a new run, or refuse a run folder holding another config
+    (resuming it with different settings would silently mix two runs)."""
+    from orient_jax.fileio import write_json_atomic
+    from pathlib import Path
+
+    path = Path(workdir) / "config.json"
+    if not path.exists():
+        write_json_atomic(path, record)
+        return
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: corrupt run config ({exc})") from exc
+    if previous != json.loads(json.dumps(record, default=str)):
+        raise UserError(f"{workdir} holds a run with a different config; use another --workdir (or delete it)")

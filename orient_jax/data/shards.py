@@ -15,12 +15,12 @@ at most an orphan temp folder and files without a record, both redone on the nex
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
+from orient_jax import fileio
 from orient_jax.data.config import DatasetConfig
+from orient_jax.fileio import sha256_file  # noqa: F401 (shard hashes; re-exported)
 from orient_jax.errors import UserError
 
 FORMAT = "orient_jax_dataset"
@@ -42,18 +42,8 @@ def record_name(index: int) -> str:
     return f"shard-{index:05d}.json"
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    fileio.write_json_atomic(path, data, indent=1)
 
 
 def write_config(data_dir: Path, config: DatasetConfig) -> None:

@@ -8,10 +8,11 @@ No timestamps: the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
+
+from orient_jax import fileio
 
 MANIFEST_VERSION = 1
 
@@ -22,12 +23,7 @@ DEFAULT_CAMERA = {"position": [0.45, -0.45, 0.36], "look_at": [0.0, 0.0, 0.0], "
 _INTEGRATORS = {0: "Euler", 1: "RK4", 2: "implicit", 3: "implicitfast"}
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = fileio.sha256_file
 
 
 def physics_from_mjcf(mjcf_path: Path, control_dt: float) -> dict:

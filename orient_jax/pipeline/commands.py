@@ -22,12 +22,7 @@ def cmd_pipeline(args) -> int:
 
     server = srv.make_server(out, None, "127.0.0.1", args.port)
     print(f"serving the page: open {srv.url_of(server)}  (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    srv.serve_until_interrupted(server)
     return 0
 
 

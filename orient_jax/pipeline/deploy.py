@@ -9,14 +9,13 @@ The bundle carries its own host configuration, so any of them serves it right:
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from orient_jax.errors import UserError
+from orient_jax.fileio import publish_dir, sha256_file
 
 MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
               ".onnx": "application/octet-stream", ".glb": "model/gltf-binary", ".json": "application/json",
@@ -59,20 +58,15 @@ server {{
 
 def check_bundle(bundle: Path) -> dict:
     """A bundle must hold the page and a models manifest whose hashes verify."""
-    from orient_jax.pipeline.stages import sha256_file
+    from orient_jax.export.manifest import read_manifest
 
     bundle = Path(bundle)
     if not (bundle / "index.html").is_file():
         raise UserError(f"{bundle} is not a bundle (no index.html); build one with `orient-jax pipeline` or `orient-jax bundle`")
-    manifest_path = bundle / MODELS_SUBDIR / "manifest.json"
-    if not manifest_path.is_file():
-        raise UserError(f"{bundle}: no {MODELS_SUBDIR}/manifest.json")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{manifest_path}: corrupt ({exc})") from exc
+    models_dir = bundle / MODELS_SUBDIR
+    manifest = read_manifest(models_dir)  # present, parseable, the right version
     for name, model in manifest.get("models", {}).items():
-        path = manifest_path.parent / model["file"]
+        path = models_dir / model["file"]
         if not path.is_file():
             raise UserError(f"{bundle}: model {name} ({path.name}) is missing")
         if model.get("sha256") and sha256_file(path) != model["sha256"]:
@@ -103,11 +97,6 @@ def deploy(bundle: Path, target: str, nginx_port: int | None = None, log=print) 
     shutil.copytree(bundle, staging)
     if nginx_port is not None:
         (staging / "nginx.conf").write_text(nginx_config(dest, nginx_port))
-    old = dest.with_name(f".{dest.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(staging, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    publish_dir(staging, dest)
     log(f"deployed {bundle} -> {dest}")
     return str(dest)

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from orient_jax.errors import UserError
+from orient_jax.fileio import publish_dir
 from orient_jax.pipeline.stages import Runner, Stage, sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,13 +170,7 @@ def build_bundle(models: Path, dist: Path) -> Path:
     (tmp / "_headers").write_text(headers_file())
     (tmp / "nginx.conf").write_text(nginx_config("/var/www/orient-jax"))
     check_bundle(tmp)
-    old = dist.with_name(dist.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dist.exists():
-        os.replace(dist, old)
-    os.replace(tmp, dist)
-    shutil.rmtree(old, ignore_errors=True)
-    return dist
+    return publish_dir(tmp, dist)
 
 
 def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist: Path | None = None,

@@ -14,25 +14,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from orient_jax.errors import UserError
+from orient_jax.fileio import sha256_file, write_json_atomic  # noqa: F401 (re-exported)
 
 
 class StageFailed(UserError):
     """A stage raised: the message names the stage and its inputs; rerun to resume from it."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_tree(path: Path, skip: Callable[[Path], bool] = lambda p: False) -> str:
@@ -46,14 +38,6 @@ def sha256_tree(path: Path, skip: Callable[[Path], bool] = lambda p: False) -> s
     for f in sorted(p for p in path.rglob("*") if p.is_file() and not skip(p.relative_to(path))):
         h.update(str(f.relative_to(path)).encode() + b"\0" + sha256_file(f).encode() + b"\n")
     return h.hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 @dataclasses.dataclass

@@ -18,6 +18,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 
 from orient_jax import config as config_lib
+from orient_jax import fileio
 from orient_jax.errors import UserError
 from orient_jax.pose.model import PoseNet, PoseNetConfig
 
@@ -46,13 +47,7 @@ def save_pose(path: Path, model: PoseNet, camera: dict, metrics: dict, info: dic
     meta = {"format": POSE_FORMAT, "kind": "orient_jax_pose", "model_config": config_lib.to_dict(model.config),
             "camera": camera, "metrics": metrics, "info": info}
     (tmp / "pose.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=_jsonable))
-    old = path.with_name(path.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
-    return path
+    return fileio.publish_dir(tmp, path)
 
 
 def _jsonable(x: Any):

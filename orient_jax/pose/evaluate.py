@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -19,6 +18,7 @@ from orient_jax import rotations
 from orient_jax.data import augment as augment_lib
 from orient_jax.data.loader import Dataset, open_dataset
 from orient_jax.errors import UserError
+from orient_jax.fileio import write_text_atomic
 from orient_jax.pose.checkpoint import PoseArtifact, load_pose
 from orient_jax.sim import noise as noise_lib
 
@@ -60,13 +60,12 @@ def evaluate(model_dir: Path, data_dir: Path, out_dir: Path, limit: int | None =
                         for i in order]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / "pose_eval.json", json.dumps(report, indent=2))
+    write_text_atomic(out_dir / "pose_eval.json", json.dumps(report, indent=2))
     error_model = noise_lib.from_errors(errors, source=f"eval-pose {model_dir} on {data_dir}")
-    _atomic_write(out_dir / "pose_error_model.json", error_model.to_json(metrics=summarize(errors)))
+    write_text_atomic(out_dir / "pose_error_model.json", error_model.to_json(metrics=summarize(errors)))
     plot_errors(errors, out_dir / "pose_errors.png", f"pose error on {Path(data_dir).name} ({errors.size} images)")
-    images, _ = dataset.get(np.sort(order))
-    resort = np.argsort(np.argsort(order))  # dataset.get returns sorted indices; back to worst-first
-    plot_worst(images[resort], true[order], pred[order], errors[order], dataset.camera, out_dir / "pose_worst.png")
+    images, _ = dataset.get(order)  # worst first
+    plot_worst(images, true[order], pred[order], errors[order], dataset.camera, out_dir / "pose_worst.png")
     return report
 
 
@@ -74,10 +73,16 @@ def _camera_key(camera: dict) -> tuple:
     return tuple(np.round(np.asarray(camera.get(k, 0), dtype=float), 6).tobytes() for k in ("position", "look_at", "fov_y_deg"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+def _save(fig, path: Path, dpi: int) -> Path:
+    """Save a figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
     tmp.replace(path)
+    return path
 
 
 def plot_errors(errors_deg: np.ndarray, path: Path, title: str) -> Path:
@@ -96,12 +101,7 @@ def plot_errors(errors_deg: np.ndarray, path: Path, title: str) -> Path:
     ax1.plot(s, np.arange(1, s.size + 1) / s.size)
     ax1.set(xscale="log", xlabel="angular error (deg)", ylabel="fraction <= error", title="CDF")
     ax1.grid(alpha=0.3)
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def plot_worst(images: np.ndarray, true: np.ndarray, pred: np.ndarray, errors: np.ndarray, camera: dict, path: Path) -> Path:
@@ -127,9 +127,4 @@ def plot_worst(images: np.ndarray, true: np.ndarray, pred: np.ndarray, errors: n
                 ax.plot([origin[0], tip[0]], [origin[1], tip[1]], style, color=color, lw=1.4)
         ax.set_title(f"{err:.1f} deg", fontsize=8)
     fig.suptitle("worst predictions: true axes solid, predicted dashed", fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, dpi=100)

@@ -146,21 +146,6 @@ class PoseTrainer:
         return np.concatenate(out) if out else np.zeros(0)
 
 
-def _check_run_config(workdir: Path, record: dict) -> None:
-    path = workdir / "config.json"
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: corrupt run config ({exc})") from exc
-        if previous != json.loads(json.dumps(record)):
-            raise UserError(f"{workdir} holds a pose run with a different config or dataset; use another --workdir")
-    else:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-        tmp.replace(path)
-
-
 def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, val_dir: Path | None = None,
                        console: Console | None = None, show_progress: bool = True) -> Path:
     """Train (or resume) in `workdir`; write `workdir/pose` (the artifact) and return its path."""
@@ -177,7 +162,7 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
                         f"{config.model.image_size}x{config.model.image_size} (set model.image_size)")
     if len(train_set) < config.batch_size:
         raise UserError(f"{data_dir}: {len(train_set)} images, fewer than one batch of {config.batch_size}")
-    _check_run_config(workdir, {"config": config_lib.to_dict(config), "data": str(Path(data_dir).resolve()),
+    config_lib.check_run_record(workdir, {"config": config_lib.to_dict(config), "data": str(Path(data_dir).resolve()),
                                 "data_sha256": train_set.fingerprint})
 
     trainer = PoseTrainer(config)

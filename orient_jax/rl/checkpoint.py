@@ -20,6 +20,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from orient_jax import config as config_lib
+from orient_jax import fileio
 from orient_jax.errors import UserError
 from orient_jax.rl.networks import RunningStats
 
@@ -87,13 +88,7 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
             "env_config": config_lib.to_dict(artifact.env_config),
             "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
     (tmp / "policy.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-    old = path.with_name(path.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
-    return path
+    return fileio.publish_dir(tmp, path)
 
 
 def load_policy(path: Path) -> PolicyArtifact:

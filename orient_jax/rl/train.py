@@ -51,20 +51,8 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     # Multi-process runs (jax.distributed) share `workdir`: every process takes part in the
     # collective checkpoint saves; only process 0 writes logs, metrics and policies.
     primary = jax.process_index() == 0
-    record_path = workdir / "config.json"
-    if not primary:
-        pass
-    elif record_path.exists():
-        try:
-            previous = json.loads(record_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{record_path}: corrupt run config ({exc})") from exc
-        if previous != json.loads(json.dumps(record)):
-            raise UserError(f"{workdir} holds a run with a different config; use another --workdir (or delete it)")
-    else:
-        tmp = record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-        tmp.replace(record_path)
+    if primary:
+        config_lib.check_run_record(workdir, record)
 
     env = sim.load(run.env, env_config)
     ppo = PPO(env, ppo_config)

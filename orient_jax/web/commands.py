@@ -28,12 +28,7 @@ def cmd_serve(args) -> int:
     query = "?models=/models/" if models is not None else ""
     print(f"serving {root.resolve()}" + (f" (models: {models.resolve()} at /models/)" if models else ""))
     print(f"open {srv.url_of(server, query)}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    srv.serve_until_interrupted(server)
     return 0
 
 

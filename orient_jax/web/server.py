@@ -16,7 +16,6 @@ import contextlib
 import functools
 import http.server
 import os
-import posixpath
 import threading
 import urllib.parse
 from pathlib import Path
@@ -147,3 +146,13 @@ def serving(root: Path, models: Path | None = None, host: str = "127.0.0.1", por
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def serve_until_interrupted(server: Server) -> None:
+    """Serve until Ctrl-C, then close the socket."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
