@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from orient_jax import distributed
 from orient_jax.errors import UserError
 
 PLUGIN_COMMANDS = ("orient_jax.data.commands", "orient_jax.pose.commands", "orient_jax.export.commands",
@@ -46,11 +47,15 @@ def _configs(args):
 def cmd_train(args) -> int:
     from orient_jax.rl.train import RunConfig, train_and_evaluate
 
+    distributed.initialize_from_args(args)
     env_config, ppo_config = _configs(args)
     workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}")
     train_and_evaluate(RunConfig(env=args.env, checkpoint_every=args.checkpoint_every), env_config, ppo_config,
                        workdir, show_progress=not args.no_progress)
-    print(f"policy written to {workdir / 'policy'}")
+    import jax
+
+    if jax.process_index() == 0:
+        print(f"policy written to {workdir / 'policy'}")
     return 0
 
 
@@ -148,11 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value, e.g. --set ppo.num_envs=256 --set env.noise.scale=2")
 
-    p = sub.add_parser("train", help="train a policy with PPO (resumes if the workdir has a checkpoint)")
+    p = sub.add_parser("train", help="train a policy with PPO (resumes if the workdir has a checkpoint)",
+                       description="Train a re-orientation policy with PPO on vectorized MJX envs, data-parallel over all "
+                                   "devices (and processes: see the multi-process options). Rerunning in the same "
+                                   "workdir resumes from its latest checkpoint.")
     add_common(p)
     p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET)")
     p.add_argument("--checkpoint-every", type=int, default=20, help="save the training state every N updates")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    distributed.add_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a policy over seeded random starts, with and without noise")

@@ -44,3 +44,18 @@ def publish_dir(staged: Path, dest: Path) -> Path:
     os.replace(staged, dest)
     shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def local_checkpointer():
+    """An orbax PyTree checkpointer that involves only this process.
+
+    The small artifacts (policy, pose model) are written by process 0 alone and read by each
+    process on its own; orbax's default checkpointer would wait at a cross-process barrier
+    for processes that never come.
+    """
+    import jax
+    import orbax.checkpoint as ocp
+
+    me = jax.process_index()
+    options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.Checkpointer(ocp.PyTreeCheckpointHandler(multiprocessing_options=options), multiprocessing_options=options)

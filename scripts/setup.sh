@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with Python 3.13 and install orient-jax (+ test extras). Idempotent: reruns
-# only reinstall when pyproject.toml changed.
+# only reinstall when pyproject.toml (or ORIENT_JAX_EXTRAS) changed.
+# ORIENT_JAX_EXTRAS: extras to install (default "test"; GPU machines: "test,cuda").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +24,10 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.ve
 fi
 
 stamp=".venv/.orient-jax-installed"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+extras="${ORIENT_JAX_EXTRAS:-test}"
+want="$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing orient-jax and its pinned dependencies into .venv (a few minutes the first time)"
-  .venv/bin/python -m pip install --quiet -e '.[test]'
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
   echo "$want" > "$stamp"
 fi

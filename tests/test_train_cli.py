@@ -91,16 +91,13 @@ def test_cli_help_explains_every_command():
     assert out.returncode == 0 and "noise.scale = 1.0  # Multiplies every sampled error angle" in out.stdout
 
 
-@pytest.mark.slow
-def test_quickstart_runs_end_to_end(tmp_path):
-    """The README's main job, at smoke scale: train, evaluate, write the report and the plot."""
-    workdir = tmp_path / "qs"
-    out = _run_cli("quickstart", "--preset", "tiny", "--workdir", str(workdir), "--episodes", "8", "--no-progress",
-                   timeout=900)
+def test_eval_writes_the_report_and_the_plot(tmp_path):
+    """`orient-jax eval` on the shipped upright policy, at smoke scale."""
+    out = _run_cli("eval", "--episodes", "8", "--out", str(tmp_path / "eval"), timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
-    report = json.loads((workdir / "eval" / "eval.json").read_text())
-    assert report["noisy"]["episodes"] == 8 and 0.0 <= report["noisy"]["success_rate"] <= 1.0
-    assert set(report["success_vs_noise_scale"]) == {"0.0", "1.0", "2.0", "4.0"}
-    png = (workdir / "eval" / "eval.png").read_bytes()
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["noisy"]["episodes"] == 8 and report["noisy"]["success_rate"] >= 0.75
+    assert set(report["success_vs_noise_scale"]) == {"0.0", "0.5", "1.0", "2.0", "4.0"}
+    png = (tmp_path / "eval" / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert "upright evaluation" in out.stdout

@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 from flax import nnx
 
 from orient_jax import config as config_lib
@@ -42,7 +41,7 @@ def save_pose(path: Path, model: PoseNet, camera: dict, metrics: dict, info: dic
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     state = jax.device_get(nnx.to_pure_dict(nnx.state(model)))
-    with ocp.PyTreeCheckpointer() as ckptr:
+    with fileio.local_checkpointer() as ckptr:
         ckptr.save(tmp / "params", state)
     meta = {"format": POSE_FORMAT, "kind": "orient_jax_pose", "model_config": config_lib.to_dict(model.config),
             "camera": camera, "metrics": metrics, "info": info}
@@ -71,7 +70,7 @@ def load_pose(path: Path) -> PoseArtifact:
         raise UserError(f"{meta_path}: corrupt pose model metadata ({exc})") from exc
     model = PoseNet(config, rngs=nnx.Rngs(0))
     try:
-        with ocp.PyTreeCheckpointer() as ckptr:
+        with fileio.local_checkpointer() as ckptr:
             pure = ckptr.restore(path / "params")
         state = nnx.state(model)
         nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, pure))

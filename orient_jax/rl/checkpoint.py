@@ -82,7 +82,7 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
     tree = {"actor": jax.device_get(artifact.actor_params),
             "obs_norm": {"mean": np.asarray(artifact.obs_norm.mean), "var": np.asarray(artifact.obs_norm.var),
                          "count": np.asarray(artifact.obs_norm.count)}}
-    with ocp.PyTreeCheckpointer() as ckptr:
+    with fileio.local_checkpointer() as ckptr:
         ckptr.save(tmp / "params", tree)
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
             "env_config": config_lib.to_dict(artifact.env_config),
@@ -112,7 +112,7 @@ def load_policy(path: Path) -> PolicyArtifact:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc
     try:
-        with ocp.PyTreeCheckpointer() as ckptr:
+        with fileio.local_checkpointer() as ckptr:
             tree = ckptr.restore(path / "params")
         norm = RunningStats(mean=jnp.asarray(tree["obs_norm"]["mean"]), var=jnp.asarray(tree["obs_norm"]["var"]),
                             count=jnp.asarray(tree["obs_norm"]["count"]))

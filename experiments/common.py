@@ -1,0 +1,77 @@
+"""What every experiment script shares: where results go and how they are written.
+
+Each script `experiments/<name>.py` writes, under `--out` (default `experiments/results/`):
+`<name>.md` (the README table, headed by the exact command that produced it), `<name>.json`
+(the numbers and the command) and `<name>.png` (the plot). Files are written atomically, so
+an interrupted experiment never leaves a half-written table behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from orient_jax import fileio  # noqa: E402
+
+DEFAULT_OUT = REPO / "experiments" / "results"
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"folder for <name>.md/.json/.png (default {DEFAULT_OUT.relative_to(REPO)})")
+
+
+def command_line() -> str:
+    """The command that reproduces this run, relative to the repo root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(REPO)
+    except ValueError:
+        pass
+    return " ".join([".venv/bin/python", str(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def markdown_table(headers: list[str], rows: list[list], align: str | None = None) -> str:
+    """A GitHub table; `align` is one char per column ('l' or 'r', default: numbers right)."""
+    if align is None:
+        align = "".join("r" if isinstance(c, (int, float)) else "l" for c in rows[0]) if rows else "l" * len(headers)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(out: Path, name: str, table_md: str, data: dict, figure=None, notes: str = "") -> dict[str, Path]:
+    """Write `<name>.md`, `<name>.json` and (given a matplotlib figure) `<name>.png` atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = command_line()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    md = f"`{cmd}`\n\n{table_md.strip()}\n"
+    if notes:
+        md += f"\n{notes.strip()}\n"
+    md += f"\n<sub>{stamp}, {platform.machine()}, {_cores()} cores</sub>\n"
+    paths = {"md": out / f"{name}.md", "json": out / f"{name}.json"}
+    fileio.write_text_atomic(paths["md"], md)
+    fileio.write_json_atomic(paths["json"], {"command": cmd, "time": stamp, **data})
+    if figure is not None:
+        paths["png"] = out / f"{name}.png"
+        tmp = paths["png"].with_name(paths["png"].name + ".tmp.png")
+        figure.savefig(tmp, dpi=120, bbox_inches="tight")
+        tmp.replace(paths["png"])
+    for p in paths.values():
+        print(f"wrote {p}")
+    return paths
+
+
+def _cores() -> int:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,66 @@
+"""The SLURM and SkyPilot files: valid shell/YAML, and every orient-jax command in them is one
+the CLI accepts (an option renamed in the CLI fails here, not on a cluster hours later)."""
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orient_jax.cli import build_parser
+
+CLUSTER = Path(__file__).resolve().parent.parent / "scripts" / "cluster"
+SCRIPTS = sorted(CLUSTER.glob("*.sbatch"))
+
+
+def _orient_jax_commands(text: str) -> list[list[str]]:
+    """Every `.venv/bin/orient-jax ...` command, continuation lines joined, shell values filled in."""
+    text = text.replace("\\\n", " ")
+    text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)  # ${VAR:-default} -> default
+    text = re.sub(r"\$\(nproc\)", "8", text)
+    for name, value in re.findall(r'^([A-Z_]+)="([^"$]*)"$', text, flags=re.M):  # NAME="value" assignments
+        text = text.replace(f'"${name}"', value)
+    commands = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
+        if ".venv/bin/orient-jax" in line:
+            argv = shlex.split(line.split(".venv/bin/orient-jax", 1)[1].split("&&")[0])
+            commands.append(argv)
+    return commands
+
+
+def test_there_are_slurm_scripts_for_render_arrays_the_gpu_pipeline_and_multinode_training():
+    assert {p.name for p in SCRIPTS} >= {"render_array.sbatch", "finalize.sbatch", "pipeline_gpu.sbatch",
+                                        "train_multinode.sbatch"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_slurm_script_parses_and_its_commands_are_valid(script):
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert "#SBATCH" in text
+    commands = _orient_jax_commands(text)
+    assert commands, f"{script.name} runs no orient-jax command"
+    for argv in commands:
+        build_parser().parse_args(argv)  # SystemExit (a failed test) on an unknown option or preset value
+
+
+def test_skypilot_task_runs_the_gpu_preset_with_cuda():
+    task = yaml.safe_load((CLUSTER / "skypilot.yaml").read_text())
+    assert task["resources"]["accelerators"] and task["workdir"] == "."
+    assert "ORIENT_JAX_EXTRAS=cuda" in task["setup"]
+    [argv] = _orient_jax_commands(task["run"])
+    args = build_parser().parse_args(argv)
+    assert args.preset == "gpu" and args.until == "export"
+
+
+def test_array_tasks_split_the_shards_without_overlap():
+    """`--shard i --num-shards n`, as the array job passes them, covers every shard exactly once."""
+    from orient_jax.data.config import DatasetConfig
+    from orient_jax.data.render import owned_shards
+
+    config = DatasetConfig(num_images=37 * 256 - 5)
+    owned = [owned_shards(config, task, 8) for task in range(8)]
+    assert sorted(s for part in owned for s in part) == list(range(config.num_shards)) and config.num_shards == 37
