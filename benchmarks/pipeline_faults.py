@@ -1,8 +1,10 @@
 """Fault injection: SIGKILL the pipeline at random points, resume, and check the end result.
 
-Each round starts `orient-jax pipeline` in its own process group and kills the whole group
-(renderer workers included) with SIGKILL after a random delay; the next round reruns the same
-command. Once `--kills` kills have landed, a last run goes to completion. Then every artifact
+Each round starts `orient-jax pipeline` in its own process group, waits for the round's target
+stage to start (targets are spread over every stage in order: render, pose training, its
+evaluation, policy training, export, bundle) and kills the whole group (renderer workers
+included) with SIGKILL at a random point within that stage; the next round reruns the same
+command. After the last kill, a final run goes to completion. Then every artifact
 is verified: each stage's recorded output hashes are recomputed, every dataset shard is
 re-hashed by the loader, and the bundle's models match the sha256 in their manifest.
 
@@ -25,18 +27,36 @@ REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "orient_jax.cli"]
 
 
+STAGES = ["render_train", "render_val", "train_pose", "eval_pose", "train_policy", "export", "bundle"]
+# How long after a stage starts its kill may land (s): within the stage's usual length on the
+# tiny preset (render_train's window includes the process's start-up), so that short stages
+# (eval, export, bundle) are hit too, not only long ones.
+KILL_WINDOW_S = {"render_train": 10.0, "render_val": 5.0, "train_pose": 40.0, "eval_pose": 4.0,
+                 "train_policy": 40.0, "export": 10.0, "bundle": 0.5}
+
+
 def _running_stage(root: Path) -> str:
     try:
         stages = json.loads((root / "manifest.json").read_text())["stages"]
     except (OSError, ValueError, KeyError):
-        return "setup"
+        return "render_train"  # no stage finished yet: the first one is starting or running
     done = {n for n, r in stages.items() if r.get("status") == "done"}
-    order = ["render_train", "render_val", "train_pose", "eval_pose", "train_policy", "export", "bundle"]
-    return next((n for n in order if n not in done), "finished")
+    return next((n for n in STAGES if n not in done), "finished")
+
+
+def _reached(root: Path, target: str) -> bool:
+    stage = _running_stage(root)
+    return stage == "finished" or STAGES.index(stage) >= STAGES.index(target)
+
+
+def kill_targets(kills: int) -> list[str]:
+    """Spread `kills` over the stages in pipeline order (each stage hit once kills >= stages)."""
+    return [STAGES[i * len(STAGES) // kills] for i in range(kills)]
 
 
 def run_with_kills(root: Path, preset: str, kills: int, seed: int, max_delay_s: float, log=print) -> dict:
-    """Kill the pipeline `kills` times at random points, then let it finish; returns a report."""
+    """SIGKILL the pipeline `kills` times, each inside a chosen stage at a random point, resume
+    after each, then let it finish; returns a report with where every kill landed."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -44,33 +64,34 @@ def run_with_kills(root: Path, preset: str, kills: int, seed: int, max_delay_s: 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     landed: list[dict] = []
     rounds = 0
-    while True:
+    for target in kill_targets(kills) + [None]:
+        if target is not None and _running_stage(root) != target and _reached(root, target):
+            log(f"skip a kill aimed at {target}: an earlier kill's resume already finished it")
+            continue
         rounds += 1
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
-        if len(landed) < kills:
-            delay = float(rng.uniform(2.0, max_delay_s))
+        if target is not None:
+            t_start = time.time()
+            while proc.poll() is None and not _reached(root, target):
+                time.sleep(0.05)  # wait for the target stage to start
+            delay = float(rng.uniform(0.2, min(max_delay_s, KILL_WINDOW_S[target])))
             try:
                 proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:
                 stage = _running_stage(root)
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                landed.append({"round": rounds, "after_s": round(delay, 1), "stage": stage})
-                log(f"kill {len(landed)}/{kills}: SIGKILL after {delay:.1f} s in stage {stage}")
+                landed.append({"round": rounds, "target": target, "stage": stage,
+                               "after_s": round(time.time() - t_start, 1)})
+                log(f"kill {len(landed)}/{kills}: SIGKILL {delay:.1f} s into {target}, landed in {stage}")
                 continue
-        else:
-            proc.wait()
+            log(f"round {rounds}: the pipeline finished before the kill aimed at {target}")
+        proc.wait()
         stderr = proc.stderr.read().decode(errors="replace")
         if proc.returncode != 0:
             raise RuntimeError(f"pipeline failed after {len(landed)} kills (round {rounds}):\n{stderr[-3000:]}")
-        if len(landed) >= kills:
-            break
-        # Finished before the kill landed: start over in a fresh folder so later kills still hit work.
-        log(f"round {rounds} finished before its kill; restarting in a fresh folder")
-        import shutil
-        shutil.rmtree(root, ignore_errors=True)
-    return {"kills": landed, "rounds": rounds, "verification": verify(root)}
+    return {"kills": landed, "missed": kills - len(landed), "rounds": rounds, "verification": verify(root)}
 
 
 def verify(root: Path) -> dict:
@@ -106,7 +127,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-delay-s", type=float, default=45.0, help="kills land uniformly in [2, this] s into a round")
+    parser.add_argument("--max-delay-s", type=float, default=60.0,
+                        help="cap on how far into its stage a kill lands (each stage has its own window below this)")
     parser.add_argument("--root", default="runs/pipeline-faults")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "pipeline_faults.json"))
     args = parser.parse_args()

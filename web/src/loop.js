@@ -13,6 +13,9 @@
 //   ?backend=auto|webgl|webgpu  (auto: WebGPU when a hardware adapter exists)
 //   ?ep=wasm|webgpu  execution provider of the pose model (default: webgpu with ?backend=webgpu)
 //   ?threads=N       onnxruntime-web wasm threads (default: 1, or cores-1 up to 4 when isolated)
+//   ?quality=auto|high  auto (default): below 55 FPS the main view draws fewer pixels (down to
+//                    30 % per axis) to hold the frame rate; high: always full resolution.
+//                    The pose camera's 128 px image never changes.
 import { UI, showError, showNotice, setStatus } from './ui.js';
 
 const MANIFEST_VERSION = 1;
@@ -29,7 +32,19 @@ const config = {
   backend: params.get('backend') || 'auto',
   threads: intParam('threads', 0),
   ep: params.get('ep'), // pose model execution provider: 'wasm' or 'webgpu' (default: from the backend)
+  quality: params.get('quality') === 'high' ? 'high' : 'auto',
 };
+
+// Control steps one animation frame may run to catch up with the clock: when the machine
+// cannot keep real time, simulated time slows down instead of frames piling up.
+const MAX_STEPS_PER_FRAME = 2;
+
+/** Dynamic resolution: the next main-view scale for the measured frame rate (pixels ~ scale^2). */
+function nextResolutionScale(scale, fps) {
+  if (fps < 55) return Math.max(0.3, scale * Math.sqrt(Math.max(fps, 10) / 60));
+  if (fps > 59) return Math.min(1, scale * 1.1);
+  return scale;
+}
 
 // The test hook exists from the first moment, so a test can poll `ready` / `error`.
 const app = {
@@ -244,6 +259,7 @@ async function main() {
       goalErrDeg: task === 'goal' ? F.angleDeg(quat, target) : null,
       renderMs: timing.render,
       viewMs: timing.view,
+      resolutionScale: view.resolutionScale,
       poseInferMs: timing.pose,
       stepsPerSec,
       mode, obs, task, backend, mainBackend, poseEp: inference.pose.provider, threads,
@@ -330,16 +346,20 @@ async function main() {
       frameCount = 0;
       lastStepCount = stepsDone;
       lastFpsT = now;
+      if (config.quality === 'auto') {
+        const scale = nextResolutionScale(view.resolutionScale, fps);
+        if (Math.abs(scale - view.resolutionScale) > 0.01) view.setResolutionScale(scale);
+      }
     }
     if (!paused && !debugBusy && !app.error) {
       if (lockstep) {
         if (!busy) drive(1);
       } else {
-        simBudget = Math.min(simBudget + dt * speed, 0.25);
+        simBudget = Math.min(simBudget + dt * speed, MAX_STEPS_PER_FRAME * physics.controlDt);
         const n = Math.floor(simBudget / physics.controlDt + 1e-9);
         if (!busy && n > 0) {
           simBudget -= n * physics.controlDt;
-          drive(Math.min(n, 8));
+          drive(n);
         }
       }
     }

@@ -73,7 +73,8 @@ export class UI {
       `tilt  ${s.tiltDeg.toFixed(1)} deg\nω     ${fmtV(s.angVel)}\naction${fmtV(s.action)}\n` +
       `obs   ${extra.obs}\nseed  ${extra.seed} #${extra.resets}`;
     $('timing').textContent =
-      `FPS ${s.fps.toFixed(0)} · control steps/s ${extra.stepsPerSec.toFixed(0)}\n` +
+      `FPS ${s.fps.toFixed(0)} · control steps/s ${extra.stepsPerSec.toFixed(0)}` +
+      `${s.resolutionScale < 0.99 ? ` · view at ${Math.round(100 * s.resolutionScale)} % resolution` : ''}\n` +
       `render ${extra.renderMs.toFixed(2)} · pose ${s.poseMs.toFixed(2)} · policy ${s.policyMs.toFixed(2)} · physics ${s.physicsMs.toFixed(2)} ms\n` +
       `${extra.backendNote}`;
     this.plot.push(s.t, s.tiltDeg, s.predErrDeg, extra.task === 'goal' ? extra.goalErrDeg : null);
