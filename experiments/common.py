@@ -75,3 +75,25 @@ def write_results(out: Path, name: str, table_md: str, data: dict, figure=None, 
 def _cores() -> int:
     import os
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def rel(path: Path) -> str:
+    """`path` relative to the repo root when inside it (for tables a reader can rerun)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def run_cli(main) -> None:
+    """Run an experiment's `main()`: a user mistake is one `error:` line (exit 2), not a traceback."""
+    from orient_jax.errors import UserError
+
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to continue (finished runs are reused)", file=sys.stderr)
+        sys.exit(130)

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_output_args, markdown_table, write_results
+from common import REPO, add_output_args, markdown_table, write_results, rel, run_cli
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
                   for name in artifacts}
     notes = (
         f"Two `upright` policies, preset `{args.preset}`, seed {args.seed}, identical except for the pose-error "
-        f"model of their training observations: **calibrated** = `{_rel(calibrated_path)}` (measured from the "
+        f"model of their training observations: **calibrated** = `{rel(calibrated_path)}` (measured from the "
         f"shipped pose CNN, median {calibrated.median_deg():.2f} deg, max {calibrated.angle_deg_quantiles[-1]:.1f} deg) "
         f"vs **hand-picked** = an isotropic Gaussian rotation vector with sigma {args.hand_sigma_deg:g} deg per axis "
         f"and no gross errors (median {hand.median_deg():.2f} deg, max {hand.angle_deg_quantiles[-1]:.2f} deg), "
@@ -200,8 +200,8 @@ def main(argv=None) -> int:
         + ", ".join(f"{k} {_fmt_pct(v['training_success'])}" for k, v in train_info.items()) + "."
     )
     data = {"preset": args.preset, "seed": args.seed, "episodes": args.episodes, "levels": levels,
-            "calibrated_model": _rel(calibrated_path), "calibrated_median_deg": calibrated.median_deg(),
-            "hand_picked_model": {"path": _rel(hand_path), "sigma_deg_per_axis": args.hand_sigma_deg,
+            "calibrated_model": rel(calibrated_path), "calibrated_median_deg": calibrated.median_deg(),
+            "hand_picked_model": {"path": rel(hand_path), "sigma_deg_per_axis": args.hand_sigma_deg,
                                   "median_deg": hand.median_deg(), "quantiles_deg": list(hand.angle_deg_quantiles)},
             "median_pose_error_deg": {str(lv): medians[lv] for lv in levels}, "training": train_info,
             "results": {name: {str(lv): s for lv, s in res.items()} for name, res in results.items()}}
@@ -212,23 +212,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
 
 def _fmt_pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume training from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
+    run_cli(main)

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
-from common import REPO, add_output_args, markdown_table, write_results
+from common import REPO, add_output_args, markdown_table, write_results, run_cli
 
 NAME = "physics_divergence"
 CONTROL_DT, SUBSTEPS = 0.02, 4
@@ -308,4 +307,4 @@ a fraction of a second; parity has to be statistical (success rates, times to su
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

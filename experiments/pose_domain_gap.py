@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_output_args, markdown_table, write_results  # noqa: E402
+from common import REPO, add_output_args, markdown_table, write_results, rel, run_cli  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests"))
 from orient_jax.errors import UserError  # noqa: E402
@@ -233,8 +233,8 @@ def main(argv=None) -> int:
     pose_meta = manifest.get("models", {}).get("pose", {})
     pixel_gap = float(np.abs(images["browser"].astype(np.float32) - images["blender_nominal"].astype(np.float32)).mean())
     notes = (f"The same {args.count} uniform random orientations (labels of `data render --seed {args.seed} --num-images {args.count}`, "
-             f"a seed not used for training or validation data), the same `{_rel(args.models / 'pose.onnx')}` "
-             f"(trained on `{_rel(Path(pose_meta.get('config', {}).get('dataset', '?')))}`; its JAX validation median "
+             f"a seed not used for training or validation data), the same `{rel(args.models / 'pose.onnx')}` "
+             f"(trained on `{rel(Path(pose_meta.get('config', {}).get('dataset', '?')))}`; its JAX validation median "
              f"{pose_meta.get('metrics', {}).get('val_median_deg', float('nan')):.2f} deg). "
              f"The fair comparison is row 1 vs row 3: row 1 is the distribution the model was trained on (Cycles, "
              f"{args.samples} spp, default domain randomization: random sun, tint, background, material jitter, camera jitter, sensor noise); "
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
              f"({browser_info['predict_s']:.1f} s for {args.count} render+predict). "
              f"Figure: the same orientations from the three sources (top; columns from best to worst browser error, titles are "
              f"that image's error), per-orientation errors and CDFs (bottom). Total {time.perf_counter() - t0:.0f} s"
-             f"{' (the Blender renders reused from an earlier identical run in ' + _rel(args.workdir) + ')' if getattr(args, 'reused_renders', False) else ''}.")
+             f"{' (the Blender renders reused from an earlier identical run in ' + rel(args.workdir) + ')' if getattr(args, 'reused_renders', False) else ''}.")
     data = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "reused_renders"},
             "summary": {k: {"label": SOURCES[k], **s} for k, s in summary.items()},
             "gap_median_ratio": gap, "log_error_correlation_with_browser": corr, "page_vs_python_max_deg": float(diff.max()),
@@ -263,12 +263,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def _rel(p: Path) -> str:
-    try:
-        return str(Path(p).resolve().relative_to(REPO))
-    except ValueError:
-        return str(p)
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

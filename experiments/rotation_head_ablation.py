@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_output_args, markdown_table, write_results  # noqa: E402
+from common import REPO, add_output_args, markdown_table, write_results, rel, run_cli  # noqa: E402
 
 from orient_jax.errors import UserError  # noqa: E402
 
@@ -152,9 +152,9 @@ def main(argv=None) -> int:
                            rows, align="llrrrrrrr")
     med = {h: float(np.mean([r["summary"]["median_deg"] for r in results if r["head"] == h])) for h in HEADS}
     better = min(med, key=med.get)
-    notes = (f"Both heads: preset `{args.preset}` with `steps={args.steps}`, trained on `{_rel(args.data)}` "
+    notes = (f"Both heads: preset `{args.preset}` with `steps={args.steps}`, trained on `{rel(args.data)}` "
              f"({'seed' if len(args.seeds) == 1 else 'seeds'} {', '.join(map(str, args.seeds))}), geodesic loss, everything else equal; "
-             f"errors on all {results[0]['errors'].size} images of `{_rel(args.val)}`. "
+             f"errors on all {results[0]['errors'].size} images of `{rel(args.val)}`. "
              f"Median over seeds: quaternion {med['quat']:.2f} deg, 6D {med['6d']:.2f} deg; "
              f"{LABELS[better]} is better by {max(med.values()) / min(med.values()):.2f}x. "
              f"Training time is the wall clock of each run (compile and in-training validation included) and "
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
              f"so absolute errors are higher than the shipped model's. "
              f"Plot: error CDFs (left) and the validation median every {max(args.steps // args.eval_points, 1)} steps from each run's metrics.jsonl (right).")
     data = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "runs": [{"head": r["head"], "seed": r["seed"], "run": _rel(r["run"]), "train_seconds": r["train_seconds"],
+            "runs": [{"head": r["head"], "seed": r["seed"], "run": rel(r["run"]), "train_seconds": r["train_seconds"],
                       **r["summary"], "val_curve": r["curve"]} for r in results]}
     write_results(args.out, NAME, table, data, plot(results, args.val.name), notes)
     print(table)
@@ -184,12 +184,6 @@ def _load() -> str:
     return f"15-min load average {os.getloadavg()[2]:.1f} when the table was written"
 
 
-def _rel(p: Path) -> str:
-    try:
-        return str(Path(p).resolve().relative_to(REPO))
-    except ValueError:
-        return str(p)
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
-from common import REPO, add_output_args, markdown_table, write_results
+from common import REPO, add_output_args, markdown_table, write_results, run_cli
 
 NAME = "trajopt_reference"
 
@@ -203,4 +202,4 @@ policy is faster shows where it is not the optimum.
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)
