@@ -52,7 +52,7 @@ def register(sub) -> None:
                                    "train the policy against the pose model's measured errors, export both to ONNX "
                                    "behind the parity gate, bundle the static page and serve it. Every stage is "
                                    "cached by the hash of its config and inputs; rerun the same command to resume.")
-    p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~45 min on 2 cores)")
+    p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~31 min on 2 cores)")
     p.add_argument("--root", help="run folder: one subfolder per stage + manifest.json (default runs/pipeline-PRESET)")
     p.add_argument("--workers", type=int, help="render processes (default: one per CPU core)")
     p.add_argument("--until", help="stop after this stage (render_train, render_val, train_pose, eval_pose, train_policy, "
