@@ -8,6 +8,7 @@
 - push recovery: upright and still, an angular impulse, then success within the episode.
 
     .venv/bin/python benchmarks/browser_loop.py [--models web/public/models] [--episodes 20]
+    .venv/bin/python benchmarks/browser_loop.py --bundle dist --out /tmp/bundle_loop.json   # a built bundle
 
 Writes benchmarks/results/browser_loop.json. Without an exported models folder it builds a
 development one (shipped upright policy + an UNTRAINED pose net): vision numbers are then
@@ -102,6 +103,8 @@ def push_recovery(page, n: int, magnitude: float, seed: int, obs: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=Path, help="models folder (default: web/public/models, else a dev build)")
+    p.add_argument("--bundle", type=Path, help="a built bundle (`orient-jax pipeline` / `bundle` output, e.g. dist/): "
+                                                "serve it as it is, page and models, instead of web/")
     p.add_argument("--episodes", type=int, default=20, help="seeded starts per setting (default 20)")
     p.add_argument("--pushes", type=int, default=10, help="push-recovery trials (default 10)")
     p.add_argument("--push", type=float, default=6.0, help="angular impulse, rad/s (default 6)")
@@ -117,14 +120,18 @@ def main() -> int:
     from orient_jax.web.server import serving
 
     with tempfile.TemporaryDirectory() as tmp:
-        models = args.models or wh.exported_models()
+        if args.bundle is not None and not (args.bundle / "index.html").is_file():
+            print(f"error: {args.bundle} is not a bundle (no index.html)", file=sys.stderr)
+            return 2
+        models = args.bundle / "public" / "models" if args.bundle else args.models or wh.exported_models()
         dev = models is None
         if dev:
             print("no exported models: building a development folder (untrained pose net)")
             models = wh.build_dev_models(Path(tmp) / "models")
         manifest = json.loads((models / "manifest.json").read_text())
-        with serving(wh.WEB, models) as server, wh.browser() as ctx:
-            url = f"http://127.0.0.1:{server.server_address[1]}/?models=/models/&seed={args.seed}"
+        root, mount, query = (args.bundle, None, "") if args.bundle else (wh.WEB, models, "models=/models/&")
+        with serving(root, mount) as server, wh.browser() as ctx:
+            url = f"http://127.0.0.1:{server.server_address[1]}/?{query}seed={args.seed}"
             t0 = time.time()
             result = {"models": str(models), "development_models": dev, "seed": args.seed,
                       "pose_model_metrics": manifest.get("models", {}).get("pose", {}).get("metrics")}
