@@ -63,5 +63,7 @@ def initialize_from_args(args: argparse.Namespace) -> bool:
         jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
                                    process_id=args.process_id)
     except (ValueError, RuntimeError) as exc:
-        raise UserError(f"cannot join the distributed run: {exc}") from exc
+        hint = (" (--distributed found no cluster JAX knows: SLURM, Open MPI, Kubernetes...; "
+                "pass --coordinator, --num-processes and --process-id instead)") if args.distributed else ""
+        raise UserError(f"cannot join the distributed run: {exc}{hint}") from exc
     return True
