@@ -89,6 +89,21 @@ def test_page_loads_and_runs_without_console_errors(ctx, base_url, tmp_path):
     assert all(-1 <= a <= 1 for a in s["action"])
 
 
+def test_proxy_worker_runs_the_same_models(ctx, base_url, page):
+    """?proxy=1 (ONNX Runtime in its worker): the loop runs, and the pose model predicts what the
+    in-thread runtime predicts for the same frames (buffers transferred to a worker must not be
+    reused afterwards: a regression here stops the loop with a size-mismatch error)."""
+    proxied, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&obs=predicted&seed=1&proxy=1")
+    quats = [[0.0, 0.0, 0.0, 1.0], [0.3, -0.5, 0.1, 0.8]]
+    s = proxied.evaluate("orientApp.debug.run(15)")
+    got = np.array(proxied.evaluate("([qs]) => orientApp.debug.predict(qs)", [quats]))
+    proxied.close()
+    want = np.array(page.evaluate("([qs]) => orientApp.debug.predict(qs)", [quats]))
+    assert errors == [], errors
+    assert s["t"] > 0.29 and np.all(np.isfinite(s["quatPred"]))
+    np.testing.assert_allclose(np.abs(np.sum(got * want, axis=1)), 1.0, atol=1e-5)
+
+
 def test_truth_loop_turns_seeded_starts_upright(page):
     """obs=truth: the whole loop (render, pose, policy, MuJoCo) must solve seeded starts.
     A broken loop (quaternion order, frame, action scale, substeps) solves none."""

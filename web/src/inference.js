@@ -6,13 +6,15 @@
 let ortPromise = null;
 
 /** Loads onnxruntime-web once: the WebGPU build (which also has wasm) or the wasm-only one. */
-export async function loadOrt(ep, numThreads) {
+export async function loadOrt(ep, numThreads, proxy = false) {
   if (!ortPromise) {
     const spec = ep === 'webgpu' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web';
     ortPromise = import(spec).then((ort) => {
       // The .wasm and its .mjs glue sit beside ort.*.min.mjs in vendor/ (see scripts/vendor.mjs).
       ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
       ort.env.wasm.numThreads = numThreads; // explicit: its own pick is 1 on 2 cores anyway
+      // proxy: inference runs in ORT's worker, so the main thread draws frames meanwhile.
+      if (proxy && ep !== 'webgpu') ort.env.wasm.proxy = true;
       ort.env.logLevel = 'error';
       return ort;
     }).catch((e) => {
@@ -68,7 +70,9 @@ export class Model {
   async run(feeds) {
     const tensors = {};
     for (const [name, [data, dims]] of Object.entries(feeds)) {
-      tensors[name] = new this.ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+      // Always a fresh array: with the proxy worker ORT transfers (detaches) the input buffer,
+      // and callers reuse theirs (the pose camera's frame).
+      tensors[name] = new this.ort.Tensor('float32', Float32Array.from(data), dims);
     }
     const out = await this.session.run(tensors);
     const result = {};
@@ -79,8 +83,8 @@ export class Model {
 
 /** The page's two (or three) models, and one call per control step. */
 export class Inference {
-  static async create({ manifest, base, ep, numThreads }) {
-    const ort = await loadOrt(ep, numThreads);
+  static async create({ manifest, base, ep, numThreads, proxy = false }) {
+    const ort = await loadOrt(ep, numThreads, proxy);
     const poseEps = ep === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
     const pose = await Model.create(ort, base, manifest.models?.pose, 'pose', poseEps);
     const policy = await Model.create(ort, base, manifest.models?.policy, 'policy', ['wasm']);

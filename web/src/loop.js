@@ -16,6 +16,8 @@
 //   ?quality=auto|high  auto (default): below 55 FPS the main view draws fewer pixels (down to
 //                    30 % per axis) to hold the frame rate; high: always full resolution.
 //                    The pose camera's 128 px image never changes.
+//   ?proxy=1         run ONNX Runtime (wasm) in its proxy worker: the main thread draws while
+//                    the models run (smoother frames; on 2 cores fewer control steps/s)
 import { UI, showError, showNotice, setStatus } from './ui.js';
 
 const MANIFEST_VERSION = 1;
@@ -33,6 +35,7 @@ const config = {
   threads: intParam('threads', 0),
   ep: params.get('ep'), // pose model execution provider: 'wasm' or 'webgpu' (default: from the backend)
   quality: params.get('quality') === 'high' ? 'high' : 'auto',
+  proxy: params.get('proxy') === '1',
 };
 
 // Control steps one animation frame may run to catch up with the clock: when the machine
@@ -137,7 +140,8 @@ async function main() {
   const mjcfUrl = new URL(manifest.asset.mjcf || 'engine.xml', base).href;
   const [physics, inference] = await Promise.all([
     Physics.create(mjcfUrl, manifest.physics),
-    Inference.create({ manifest, base, ep: config.ep || (backend === 'webgpu' ? 'webgpu' : 'wasm'), numThreads: threads }),
+    Inference.create({ manifest, base, ep: config.ep || (backend === 'webgpu' ? 'webgpu' : 'wasm'), numThreads: threads,
+                       proxy: config.proxy }),
   ]);
 
   // The engine's look: the .glb when the models folder has one, else the MJCF's visual geoms.
