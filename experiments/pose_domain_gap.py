@@ -202,24 +202,20 @@ def plot(images: dict, errors: dict, strip: np.ndarray):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        manifest = check_inputs(args)
-        import onnxruntime as ort
+    manifest = check_inputs(args)
+    import onnxruntime as ort
 
-        t0 = time.perf_counter()
-        dr_set, nominal_set = render(args, manifest, nominal=False), render(args, manifest, nominal=True)
-        quats = dr_set.labels.astype(np.float64)
-        if not np.allclose(quats, nominal_set.labels, atol=1e-6):
-            raise UserError(f"{nominal_set.path}: labels differ from {dr_set.path} (stale cache? delete {args.workdir})")
-        session = ort.InferenceSession(str(args.models / "pose.onnx"), providers=["CPUExecutionProvider"])
-        images = {"blender_dr": dr_set.images(np.arange(len(dr_set))), "blender_nominal": nominal_set.images(np.arange(len(nominal_set)))}
-        preds = {k: onnx_predict(session, v) for k, v in images.items()}
-        print("browser: rendering and predicting in the page", flush=True)
-        images["browser"], preds["browser"], browser_info = browser_frames_and_predictions(args.models, quats)
-        preds["browser_py"] = onnx_predict(session, images["browser"])
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    t0 = time.perf_counter()
+    dr_set, nominal_set = render(args, manifest, nominal=False), render(args, manifest, nominal=True)
+    quats = dr_set.labels.astype(np.float64)
+    if not np.allclose(quats, nominal_set.labels, atol=1e-6):
+        raise UserError(f"{nominal_set.path}: labels differ from {dr_set.path} (stale cache? delete {args.workdir})")
+    session = ort.InferenceSession(str(args.models / "pose.onnx"), providers=["CPUExecutionProvider"])
+    images = {"blender_dr": dr_set.images(np.arange(len(dr_set))), "blender_nominal": nominal_set.images(np.arange(len(nominal_set)))}
+    preds = {k: onnx_predict(session, v) for k, v in images.items()}
+    print("browser: rendering and predicting in the page", flush=True)
+    images["browser"], preds["browser"], browser_info = browser_frames_and_predictions(args.models, quats)
+    preds["browser_py"] = onnx_predict(session, images["browser"])
 
     errors = {k: errors_deg(p, quats) for k, p in preds.items()}
     summary = {k: stats(e) for k, e in errors.items()}

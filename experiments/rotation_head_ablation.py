@@ -127,19 +127,15 @@ def plot(results: list[dict], val_name: str):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        if args.steps < 1:
-            raise UserError("--steps must be at least 1")
-        check_data(args.data, args.val)
-        from orient_jax.data.loader import open_dataset
+    if args.steps < 1:
+        raise UserError("--steps must be at least 1")
+    check_data(args.data, args.val)
+    from orient_jax.data.loader import open_dataset
 
-        open_dataset(args.data, verify_hashes=False)  # a corrupt training set fails here, before any training
-        val = open_dataset(args.val)
-        runs = [train_one(args, head, seed) for seed in args.seeds for head in HEADS]
-        results = [evaluate_one(run, val) for run in runs]
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    open_dataset(args.data, verify_hashes=False)  # a corrupt training set fails here, before any training
+    val = open_dataset(args.val)
+    runs = [train_one(args, head, seed) for seed in args.seeds for head in HEADS]
+    results = [evaluate_one(run, val) for run in runs]
 
     import numpy as np
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -48,15 +47,9 @@ def main(argv=None) -> int:
     from orient_jax.errors import UserError
     from orient_jax.rl.checkpoint import load_policy
 
-    try:
-        artifact = load_policy(args.policy)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    artifact = load_policy(args.policy)
     if artifact.env_name != "upright":
-        print(f"error: {args.policy} is a {artifact.env_name!r} policy; this experiment needs an upright one",
-              file=sys.stderr)
-        return 2
+        raise UserError(f"{args.policy} is a {artifact.env_name!r} policy; this experiment needs an upright one")
     config = dataclasses.replace(d, horizon_s=args.horizon_s, iters=args.iters, restarts=args.restarts,
                                  lr=args.lr, grad_decay=args.grad_decay)
     result = run(artifact, config, args.starts, args.seed)
