@@ -50,7 +50,9 @@ def cmd_train(args) -> int:
     distributed.initialize_from_args(args)
     env_config, ppo_config = _configs(args)
     workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}")
-    train_and_evaluate(RunConfig(env=args.env, checkpoint_every=args.checkpoint_every), env_config, ppo_config,
+    run = RunConfig(env=args.env, checkpoint_every=args.checkpoint_every, init_from=getattr(args, "init_from", None) or "",
+                    warm_start_std=getattr(args, "warm_start_std", 0.0))
+    train_and_evaluate(run, env_config, ppo_config,
                        workdir, show_progress=not args.no_progress)
     import jax
 
@@ -160,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET)")
     p.add_argument("--checkpoint-every", type=int, default=20, help="save the training state every N updates")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="warm start from another run folder's latest checkpoint (same task and network sizes): "
+                        "a curriculum's next stage; ignored when resuming")
+    p.add_argument("--warm-start-std", type=float, default=0.0, metavar="S",
+                   help="with --init-from: raise the policy's action std to at least S (fresh exploration; default keep)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     distributed.add_args(p)
     p.set_defaults(func=cmd_train)

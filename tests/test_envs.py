@@ -171,3 +171,38 @@ def test_randomization_changes_the_physics():
     assert float(a["mass"]) != float(b["mass"])
     model = env._model(a)
     assert np.isclose(float(model.body_mass[1]), env.mj_model.body_mass[1] * float(a["mass"]), rtol=1e-5)
+
+
+def test_upright_start_curriculum_sets_the_engine_down_at_rest():
+    env = sim.load("goal", config_overrides=["upright_start_fraction=0.5", "randomization.enabled=false"])
+    keys = jax.random.split(jax.random.PRNGKey(3), 400)
+    state = jax.jit(jax.vmap(env.reset))(keys)
+    tilt = np.degrees(np.asarray(rotations.tilt(rotations.from_mujoco(state.data.qpos[:, 3:7]))))
+    rest = tilt < 1e-3
+    assert 0.4 < rest.mean() < 0.6  # the configured fraction, not all or none
+    yaw = np.asarray(state.data.qpos[rest, 6])  # z of MuJoCo's [w, x, y, z]: yaw varies
+    assert yaw.std() > 0.2
+    # Set down on its base, not dropped: after 0.5 s unpowered it has not moved.
+    step = jax.jit(jax.vmap(env.step))
+    moved = state
+    for _ in range(25):
+        moved = step(moved, jnp.zeros((400, 3)))
+    drift = np.abs(np.asarray(moved.data.qpos[rest, :3] - state.data.qpos[rest, :3])).max()
+    assert drift < 2e-3
+    # The drops (other half) are the same orientations as without the curriculum.
+    plain = jax.jit(jax.vmap(sim.load("goal", config_overrides=["randomization.enabled=false"]).reset))(keys)
+    np.testing.assert_array_equal(np.asarray(plain.data.qpos[~rest]), np.asarray(state.data.qpos[~rest]))
+
+
+def test_evaluation_ignores_the_training_curriculum():
+    from orient_jax.rl.evaluate import rollout
+
+    cfg = sim.default_config("upright")
+    import dataclasses
+    cfg = dataclasses.replace(cfg, success_hold_s=0.1, episode_s=0.1)
+    curriculum = dataclasses.replace(cfg, upright_start_fraction=1.0)
+    zero = lambda obs: jnp.zeros((obs["quat"].shape[0], 3))
+    a = rollout("upright", curriculum, zero, episodes=16, seed=0)
+    b = rollout("upright", cfg, zero, episodes=16, seed=0)
+    np.testing.assert_array_equal(a.error_deg, b.error_deg)
+    assert np.median(a.error_deg[:, 0]) > 10.0  # dropped at random, not set down upright

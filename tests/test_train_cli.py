@@ -101,3 +101,29 @@ def test_eval_writes_the_report_and_the_plot(tmp_path):
     png = (tmp_path / "eval" / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert "upright evaluation" in out.stdout
+
+
+def test_warm_start_continues_from_another_run(tmp_path):
+    from orient_jax.rl.train import warm_start_params
+    from orient_jax.errors import UserError
+
+    source = train_and_evaluate(RunConfig(env="upright", checkpoint_every=2), sim.default_config("upright"),
+                                preset("tiny"), tmp_path / "stage1", show_progress=False)
+    params = warm_start_params(tmp_path / "stage1", "upright", preset("tiny"))
+    for a, b in zip(_leaves(source), [np.asarray(x) for x in jax.tree.leaves((params.actor, params.obs_norm))], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Through the CLI: stage 2 starts from stage 1 and says so; its first update moves on from there.
+    out = _run_cli("train", "--preset", "tiny", "--set", "env.upright_start_fraction=0.5", "--workdir", str(tmp_path / "stage2"),
+                   "--init-from", str(tmp_path / "stage1"), "--warm-start-std", "2.0", "--no-progress")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "warm start" in out.stderr
+    first = json.loads((tmp_path / "stage2" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["update"] == 1
+    assert first["policy/std"] > 1.5  # raised from stage 1's ~0.6 for fresh exploration
+    # Wrong task, other network sizes, not a run folder: one clear error each.
+    with pytest.raises(UserError, match="cannot start a 'goal' run"):
+        warm_start_params(tmp_path / "stage1", "goal", preset("tiny"))
+    with pytest.raises(UserError, match="actor_hidden"):
+        warm_start_params(tmp_path / "stage1", "upright", preset("tiny", actor_hidden=(64, 64)))
+    bad = _run_cli("train", "--preset", "tiny", "--workdir", str(tmp_path / "stage3"), "--init-from", str(tmp_path), "--no-progress")
+    assert bad.returncode != 0 and "not a training run folder" in bad.stderr and "Traceback" not in bad.stderr

@@ -43,7 +43,11 @@ class EvalResult:
 
 def rollout(env_name: str, env_config: EnvConfig, controller: Controller, episodes: int, seed: int,
             batch: int = 1000) -> EvalResult:
-    """Run `episodes` full episodes (vmapped, scanned over time) and collect the results."""
+    """Run `episodes` full episodes (vmapped, scanned over time) and collect the results.
+
+    Starts are always the task's uniform random drops: a training curriculum's other starts
+    (`upright_start_fraction`) are not part of what is measured."""
+    env_config = dataclasses.replace(env_config, upright_start_fraction=0.0)
     env = sim.load(env_name, env_config)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 

@@ -35,6 +35,17 @@ class RunConfig:
     """Save the full training state every this many updates (and at the end)."""
     log_every: int = 1
     """Write metrics every this many updates."""
+    init_from: str = ""
+    """Warm start: another run folder of the same task and network sizes whose latest
+    checkpoint gives the starting parameters and normalizers (a curriculum's next stage);
+    the optimizer, envs and counters start fresh. "" = random initialization."""
+    warm_start_std: float = 0.0
+    """On a warm start, raise the policy's action std to at least this (0 = keep it): a
+    converged policy explores too little to learn what the new stage adds."""
+
+    def __post_init__(self):
+        config_lib.check_range("warm_start_std", self.warm_start_std, 0.0, 10.0)
+        config_lib.check_range("checkpoint_every", self.checkpoint_every, 1, 1 << 30)
 
 
 def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig) -> dict:
@@ -66,6 +77,14 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
         console.print(f"[bold]resuming[/] {run.env} from update {latest} in {workdir}")
     else:
         state = ppo.init(jax.random.PRNGKey(ppo_config.seed))
+        if run.init_from:
+            params = warm_start_params(Path(run.init_from), run.env, ppo_config)
+            if run.warm_start_std > 0:
+                actor = params.actor["params"]
+                log_std = jax.numpy.maximum(actor["log_std"], np.log(run.warm_start_std))
+                params = params.replace(actor={**params.actor, "params": {**actor, "log_std": log_std}})
+            state = state.replace(params=params)
+            console.print(f"[bold]warm start[/] from {run.init_from}")
 
     from tensorboardX import SummaryWriter
 
@@ -108,6 +127,32 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
         writer.close()
         ckpt_lib.save_policy(workdir / "policy", artifact)
     return artifact
+
+
+def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig):
+    """The `Params` of the latest checkpoint of the run in `source` (same task, same networks)."""
+    source = Path(source).resolve()
+    try:
+        record = json.loads((source / "config.json").read_text())
+        src_env = config_lib.from_dict(EnvConfig, record["env"])
+        src_ppo = config_lib.from_dict(PPOConfig, record["ppo"])
+        src_task = record["run"]["env"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"--init-from {source}: not a training run folder ({type(exc).__name__}: {exc})") from exc
+    if src_task != env_name:
+        raise UserError(f"--init-from {source}: a {src_task!r} run cannot start a {env_name!r} run")
+    for field in ("actor_hidden", "critic_hidden"):
+        if getattr(src_ppo, field) != getattr(ppo_config, field):
+            raise UserError(f"--init-from {source}: {field} {getattr(src_ppo, field)} differs from {getattr(ppo_config, field)}")
+    manager = ckpt_lib.checkpoint_manager(source, 1)
+    latest = manager.latest_step()
+    if latest is None:
+        raise UserError(f"--init-from {source}: no checkpoint in {source / 'checkpoints'}")
+    src = PPO(sim.load(env_name, src_env), src_ppo)
+    try:
+        return ckpt_lib.restore_train_state(manager, latest, src.abstract_state()).params
+    except Exception as exc:
+        raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {exc}") from exc
 
 
 def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:

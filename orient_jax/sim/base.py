@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import mujoco
+import numpy as np
 from flax import struct
 from mujoco import mjx
 
@@ -98,6 +99,11 @@ class EnvConfig:
     goal_hold_margin: float = 0.7
     """Goal task: targets are uniformly random orientations that the engine can hold against
     gravity using at most this fraction of its torque (balanced on its lowest point)."""
+    upright_start_fraction: float = 0.0
+    """Training curriculum: this fraction of episodes starts at rest on the floor, upright with
+    a random yaw, instead of dropped. Upright is the engine's most stable pose, where a dropped
+    engine most often settles and where escaping takes a deliberate tip over a base edge; the
+    goal task needs that skill. Evaluation always uses the uniform drops (`rl/evaluate.py`)."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -112,6 +118,7 @@ class EnvConfig:
         check_range("success_hold_s", self.success_hold_s, 0.0, self.episode_s)
         check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
         check_range("goal_hold_margin", self.goal_hold_margin, 0.05, 1.0)
+        check_range("upright_start_fraction", self.upright_start_fraction, 0.0, 1.0)
 
 
 @struct.dataclass
@@ -155,6 +162,8 @@ class ReorientEnv:
         self.noise_model = noise_lib.load(config.noise.model_path)
         self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
         self._init_height = mjcf.initial_height()
+        from orient_jax.assets import engine_spec
+        self._rest_height = float(-np.asarray(engine_spec.collision_hull())[:, 2].min()) + 1e-3  # upright, base on the floor
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
 
     # ----- task hooks -------------------------------------------------------------------
@@ -250,11 +259,16 @@ class ReorientEnv:
 
     # ----- API ------------------------------------------------------------------------------
     def reset(self, key: jax.Array) -> State:
-        """Drop the engine at a uniformly random orientation above the arena's centre."""
+        """Drop the engine at a uniformly random orientation above the arena's centre (or, for
+        `upright_start_fraction` of episodes, set it down upright at a random yaw)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
-        quat = rotations.sample_uniform(k_rot)
+        k_rest, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
+        rest = jax.random.bernoulli(k_rest, self.config.upright_start_fraction)
+        yaw = rotations.from_axis_angle(jnp.array([0.0, 0.0, 1.0]), jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
+        quat = jnp.where(rest, yaw, rotations.sample_uniform(k_rot))
         xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
-        qpos = jnp.concatenate([xy, jnp.array([self._init_height]), rotations.to_mujoco(quat)])
+        height = jnp.where(rest, self._rest_height, self._init_height)
+        qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
         data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
         target = self._sample_target(k_target)
         info = {"rng": k_next, "dr": self._sample_randomization(k_dr), "target": target,
