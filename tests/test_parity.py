@@ -117,3 +117,35 @@ def test_browser_parity(files):
     assert report["pass"], report["failures"]
     assert set(report["models"]) == {"policy", "policy_goal", "pose"}
     assert report["models"]["pose"]["angle_deg"] <= parity.BOUNDS["quat_angle_deg"]
+
+
+def _synthetic_run(angles_deg, success):
+    """A closed-loop record whose orientation is a rotation about z by `angles_deg` (E, T)."""
+    half = np.radians(np.asarray(angles_deg, float)) / 2
+    quat = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half), np.cos(half)], -1)
+    success = np.asarray(success)
+    return {"quat": quat, "action": np.zeros(half.shape + (3,)), "success": success,
+            "time_to_success_s": np.where(success, 1.0, np.nan)}
+
+
+def test_closed_loop_gate_sets_chaotic_episodes_aside():
+    zeros = np.zeros((4, 10))
+    drift = zeros.copy()
+    drift[0, 5:] = 20.0  # episode 0 diverges...
+    jax_run = _synthetic_run(zeros, [True, True, False, True])
+    chaos = _synthetic_run(drift, [False, True, False, True])  # ...under a 1e-6 action jitter too
+    onnx = _synthetic_run(drift, [False, True, False, True])
+    report = parity.closed_loop_report({"jax": jax_run, "onnx": onnx, "jax_jittered": chaos}, 0.02)
+    assert report["pass"], report["failures"]
+    assert report["chaotic_episodes"] == [0] and report["max_orientation_gap_all_deg"] > 19
+    # Without the chaos reference the same runs fail; a gap in a calm episode always fails.
+    assert not parity.closed_loop_report({"jax": jax_run, "onnx": onnx}, 0.02)["pass"]
+    calm_gap = drift.copy()
+    calm_gap[2, 8:] = 0.5
+    bad = parity.closed_loop_report({"jax": jax_run, "onnx": _synthetic_run(calm_gap, [False, True, False, True]),
+                                     "jax_jittered": chaos}, 0.02)
+    assert not bad["pass"] and "orientation gap 0.5" in bad["failures"][0]
+    # Nothing left to compare when every episode is chaotic.
+    all_chaos = _synthetic_run(np.full((4, 10), 30.0), [True, True, False, True])
+    none_left = parity.closed_loop_report({"jax": jax_run, "onnx": all_chaos, "jax_jittered": all_chaos}, 0.02)
+    assert not none_left["pass"] and "4 of 4 episodes are chaotic" in none_left["failures"][0]

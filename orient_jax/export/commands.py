@@ -25,6 +25,10 @@ def _pose_source(args):
     return gate.pose_source_from_dir(path)
 
 
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.2e}"
+
+
 def cmd_export(args) -> int:
     from orient_jax.export import gate
     from orient_jax.rl.checkpoint import load_policy
@@ -101,7 +105,8 @@ def print_report(report: dict) -> None:
         cl = rep.get("closed_loop")
         if cl:
             print(f"closed loop {name}: {cl['episodes']} episodes x {cl['seconds']:g} s in {cl['simulator']}: "
-                  f"max orientation gap {cl['max_orientation_gap_deg']:.2e} deg (bound {cl['bound']['orientation_deg']:g}), "
+                  f"max orientation gap {_fmt(cl['max_orientation_gap_deg'])} deg (bound {cl['bound']['orientation_deg']:g}; "
+                  f"{len(cl.get('chaotic_episodes', []))} chaotic episodes not gated, all: {cl.get('max_orientation_gap_all_deg', 0):.2g}), "
                   f"max action gap {cl['max_action_gap']:.2e}, success JAX {cl['success_rate_jax']:.0%} / "
                   f"ONNX {cl['success_rate_onnx']:.0%} ({'identical' if cl['success_jax'] == cl['success_onnx'] else 'DIFFERENT'})")
     if "browser" in report:

@@ -140,8 +140,8 @@ def parity_summary(report: dict) -> dict:
             row["angle_deg"] = rep["angle_deg"]
         if "closed_loop" in rep:
             cl = rep["closed_loop"]
-            row["closed_loop"] = {k: cl[k] for k in ("episodes", "seconds", "max_orientation_gap_deg", "success_rate_jax",
-                                                     "success_rate_onnx")}
+            row["closed_loop"] = {k: cl[k] for k in ("episodes", "seconds", "max_orientation_gap_deg", "max_orientation_gap_all_deg",
+                                                     "chaotic_episodes", "success_rate_jax", "success_rate_onnx")}
         out[name] = row
     if "browser" in report:
         web = report["browser"]

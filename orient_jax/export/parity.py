@@ -15,6 +15,10 @@ onnxruntime (CPU) on the same inputs at batch 1, 7 and 64:
 Closed loop: the same seeded 10 s episodes in C MuJoCo (the engine.xml the page loads),
 driven once by the JAX policy and once by the ONNX policy from clean observations; the
 orientation gap between the two runs and whether each episode's success agrees (`CLOSED_LOOP`).
+Balancing on a vertex through floor contact is chaotic: there a 1e-6 change of one action
+grows to degrees within seconds, whatever computes it. A third run (the JAX policy with its
+actions jittered by `CHAOS_JITTER`, far below the open-loop bound) marks such episodes; they
+are reported but not gated, the others must meet the bound (and enough must be left to check).
 """
 
 from __future__ import annotations
@@ -29,9 +33,18 @@ from orient_jax.export.contract import session
 BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01}
 """DESIGN.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web)."""
 
-CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True}
+CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_comparable_fraction": 0.25}
 """Closed-loop bound (ours): JAX- and ONNX-driven runs of the same seeded episode stay within
-0.1 deg of orientation at every control step, and agree on success in every episode."""
+0.1 deg of orientation at every control step and agree on success, in every episode that is
+not chaotic (see `CHAOS_JITTER`); at least a quarter of the episodes must be comparable."""
+
+CHAOS_JITTER = 1e-6
+"""Uniform +- jitter on each action of the chaos reference run: the size of float32 rounding
+differences between two correct implementations (the measured ONNX gap is ~5e-7)."""
+
+CHAOS_DEG = 0.01
+"""An episode is chaotic when the jitter moves it by more than this (a tenth of the bound, so
+an episode at the edge of chaos is set aside rather than passing or failing by luck)."""
 
 BATCHES = (1, 7, 64)
 
@@ -263,17 +276,41 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
     return results
 
 
+def jittered(controller: Callable, seed: int = 0, size: float = CHAOS_JITTER) -> Callable:
+    """`controller` with a seeded uniform +-`size` added to every action: the chaos reference."""
+    rng = np.random.default_rng(seed)
+
+    def run(**feeds):
+        action = np.asarray(controller(**feeds), np.float64)
+        return action + rng.uniform(-size, size, action.shape)
+
+    return run
+
+
 def closed_loop_report(runs: dict[str, dict], control_dt: float) -> dict:
-    """Compare the "jax" run against the "onnx" run of `closed_loop`."""
+    """Compare the "jax" run against the "onnx" run of `closed_loop`; a "jax_jittered" run,
+    when present, marks the chaotic episodes (its gap to "jax" exceeds `CHAOS_DEG`)."""
     a, b = runs["jax"], runs["onnx"]
     gap = quat_angle_deg(a["quat"], b["quat"])  # (E, T)
     gap = np.maximum(gap, 0.0)
+    bound = CLOSED_LOOP["orientation_deg"]
+    if "jax_jittered" in runs:
+        chaos_gap = quat_angle_deg(a["quat"], runs["jax_jittered"]["quat"]).max(axis=1)
+        chaotic = chaos_gap > CHAOS_DEG
+    else:
+        chaos_gap = np.zeros(gap.shape[0])
+        chaotic = np.zeros(gap.shape[0], bool)
+    comparable = ~chaotic
     action_gap = np.abs(a["action"] - b["action"]).max(axis=-1)
     over = np.argwhere(action_gap > BOUNDS["action_max_abs"])
     report = {
         "episodes": int(gap.shape[0]), "seconds": float(gap.shape[1] * control_dt), "simulator": "C MuJoCo (engine.xml)",
-        "max_orientation_gap_deg": float(gap.max()),
+        "max_orientation_gap_deg": float(gap[comparable].max()) if comparable.any() else None,
+        "max_orientation_gap_all_deg": float(gap.max()),
         "final_orientation_gap_deg": float(gap[:, -1].max()),
+        "chaotic_episodes": [int(i) for i in np.flatnonzero(chaotic)],
+        "chaos_reference_gap_deg": [float(g) for g in chaos_gap],
+        "chaos_jitter": CHAOS_JITTER, "chaos_deg": CHAOS_DEG,
         "max_action_gap": float(action_gap.max()),
         "first_action_gap_over_bound_s": float((over[:, 1].min() + 1) * control_dt) if over.size else None,
         "success_jax": [bool(s) for s in a["success"]], "success_onnx": [bool(s) for s in b["success"]],
@@ -283,11 +320,15 @@ def closed_loop_report(runs: dict[str, dict], control_dt: float) -> dict:
         "bound": dict(CLOSED_LOOP),
     }
     failures = []
-    if report["max_orientation_gap_deg"] > CLOSED_LOOP["orientation_deg"]:
-        failures.append(f"closed loop: orientation gap {report['max_orientation_gap_deg']:.3g} deg > {CLOSED_LOOP['orientation_deg']:g} deg")
-    if report["success_jax"] != report["success_onnx"]:
-        diff = sum(x != y for x, y in zip(report["success_jax"], report["success_onnx"]))
-        failures.append(f"closed loop: success differs in {diff} of {report['episodes']} episodes")
+    n = int(gap.shape[0])
+    if comparable.sum() < CLOSED_LOOP["min_comparable_fraction"] * n:
+        failures.append(f"closed loop: {int(chaotic.sum())} of {n} episodes are chaotic (a {CHAOS_JITTER:g} action jitter "
+                        f"moves them > {CHAOS_DEG:g} deg); too few left to compare, run more --episodes")
+    elif report["max_orientation_gap_deg"] > bound:
+        failures.append(f"closed loop: orientation gap {report['max_orientation_gap_deg']:.3g} deg > {bound:g} deg")
+    diff = int((a["success"] != b["success"])[comparable].sum())
+    if diff:
+        failures.append(f"closed loop: success differs in {diff} of {int(comparable.sum())} comparable episodes")
     report["failures"] = failures
     report["pass"] = not failures
     return report
@@ -329,7 +370,8 @@ def policy_parity(artifact, onnx_path: Path, *, seed: int = 0, episodes: int = 8
 
     goal = sim.env_class(artifact.env_name).goal_conditioned
     fn = jax_policy(artifact)
-    runs = closed_loop(artifact.env_name, artifact.env_config, {"jax": fn, "onnx": onnx_runner(onnx_path)},
+    runs = closed_loop(artifact.env_name, artifact.env_config,
+                       {"jax": fn, "onnx": onnx_runner(onnx_path), "jax_jittered": jittered(fn, seed)},
                        episodes=episodes, seconds=seconds, seed=seed)
     cases = policy_cases(goal, max(batches), seed, real=real_states(runs["jax"], max(batches), seed))
     report = compare("policy", fn, onnx_path, cases, batches)
