@@ -64,3 +64,18 @@ def test_array_tasks_split_the_shards_without_overlap():
     config = DatasetConfig(num_images=37 * 256 - 5)
     owned = [owned_shards(config, task, 8) for task in range(8)]
     assert sorted(s for part in owned for s in part) == list(range(config.num_shards)) and config.num_shards == 37
+
+
+def test_goal_training_stages_are_valid_commands():
+    """scripts/train_goal.sh: valid shell, every stage a command the CLI accepts, each warm
+    start from the stage before it."""
+    path = CLUSTER.parent / "train_goal.sh"
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    text = path.read_text().replace("\\\n", " ").replace('"$root', "runs/goal").replace('"', "")
+    stages = [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("train --")]
+    assert len(stages) == 4
+    parser = build_parser()
+    for i, argv in enumerate(stages):
+        args = parser.parse_args(["train", "--env", "goal", "--preset", "goal", *argv])
+        assert args.workdir == f"runs/goal/stage{i + 1}"
+        assert args.init_from == (f"runs/goal/stage{i}" if i else None)

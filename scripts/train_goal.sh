@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The shipped goal policy, in stages (~2 h on 2 CPU cores; each stage resumes when rerun).
+#   1. plain PPO from random init (the `goal` preset: 30 M steps)
+#   2.-4. warm starts with a curriculum: a share of the episodes starts set down upright, the
+#      pose a dropped engine most often settles in and the trap stage 1 never learns to leave
+#      (it takes a full-torque tip over a base edge); fresh exploration at each stage start.
+# Then: orient-jax eval --policy runs/goal/stage4/policy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=${1:-runs/goal}
+train() { .venv/bin/orient-jax train --env goal --preset goal --no-progress "$@"; }
+train --workdir "$root/stage1"
+train --workdir "$root/stage2" --init-from "$root/stage1" --warm-start-std 0.2 \
+  --set ppo.total_steps=20000000 --set ppo.learning_rate=3e-4 --set env.upright_start_fraction=0.3
+train --workdir "$root/stage3" --init-from "$root/stage2" --warm-start-std 0.12 \
+  --set ppo.total_steps=30000000 --set ppo.learning_rate=3e-4 --set env.upright_start_fraction=0.5
+train --workdir "$root/stage4" --init-from "$root/stage3" --warm-start-std 0.08 \
+  --set ppo.total_steps=15000000 --set ppo.learning_rate=3e-4 --set env.upright_start_fraction=0.5
