@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shipped goal policy, in stages (~2 h on 2 CPU cores; each stage resumes when rerun).
+# The shipped goal policy, in stages (~2.5 h on 2 CPU cores; each stage resumes when rerun).
 #   1. plain PPO from random init (the `goal` preset: 30 M steps)
 #   2.-4. warm starts with a curriculum: a share of the episodes starts set down upright, the
 #      pose a dropped engine most often settles in and the trap stage 1 never learns to leave
