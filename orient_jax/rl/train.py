@@ -78,11 +78,7 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     else:
         state = ppo.init(jax.random.PRNGKey(ppo_config.seed))
         if run.init_from:
-            params = warm_start_params(Path(run.init_from), run.env, ppo_config)
-            if run.warm_start_std > 0:
-                actor = params.actor["params"]
-                log_std = jax.numpy.maximum(actor["log_std"], np.log(run.warm_start_std))
-                params = params.replace(actor={**params.actor, "params": {**actor, "log_std": log_std}})
+            params = warm_start_params(Path(run.init_from), run.env, ppo_config, min_std=run.warm_start_std)
             state = state.replace(params=params)
             console.print(f"[bold]warm start[/] from {run.init_from}")
 
@@ -129,8 +125,9 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     return artifact
 
 
-def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig):
-    """The `Params` of the latest checkpoint of the run in `source` (same task, same networks)."""
+def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_std: float = 0.0):
+    """The `Params` of the latest checkpoint of the run in `source` (same task, same networks),
+    the actor's action std raised to at least `min_std` (0 = as trained)."""
     source = Path(source).resolve()
     try:
         record = json.loads((source / "config.json").read_text())
@@ -150,9 +147,14 @@ def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig):
         raise UserError(f"--init-from {source}: no checkpoint in {source / 'checkpoints'}")
     src = PPO(sim.load(env_name, src_env), src_ppo)
     try:
-        return ckpt_lib.restore_train_state(manager, latest, src.abstract_state()).params
+        params = ckpt_lib.restore_train_state(manager, latest, src.abstract_state()).params
     except Exception as exc:
         raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {exc}") from exc
+    if min_std > 0:
+        actor = params.actor["params"]
+        actor = {**actor, "log_std": jax.numpy.maximum(actor["log_std"], np.log(min_std))}
+        params = params.replace(actor={**params.actor, "params": actor})
+    return params
 
 
 def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:

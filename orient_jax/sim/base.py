@@ -16,12 +16,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import mujoco
-import numpy as np
 from flax import struct
 from mujoco import mjx
 
 from orient_jax import rotations
-from orient_jax.assets import mjcf
+from orient_jax.assets import engine_spec, mjcf
 from orient_jax.config import check_range
 from orient_jax.sim import noise as noise_lib
 
@@ -162,8 +161,8 @@ class ReorientEnv:
         self.noise_model = noise_lib.load(config.noise.model_path)
         self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
         self._init_height = mjcf.initial_height()
-        from orient_jax.assets import engine_spec
-        self._rest_height = float(-np.asarray(engine_spec.collision_hull())[:, 2].min()) + 1e-3  # upright, base on the floor
+        self._hull_points = jnp.asarray(engine_spec.collision_hull(), jnp.float32)  # body frame (P, 3)
+        self._rest_height = float(-self._hull_points[:, 2].min()) + 1e-3  # upright, base on the floor
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
 
     # ----- task hooks -------------------------------------------------------------------

@@ -33,7 +33,6 @@ class Goal(base.ReorientEnv):
         from orient_jax.assets import engine_spec
 
         mp = engine_spec.mass_properties()
-        self._hull_points = jnp.asarray(engine_spec.collision_hull(), jnp.float32)
         self._com = jnp.asarray(mp.com, jnp.float32)
         self._max_lever = config.goal_hold_margin * float(self.action_scale.min()) / (mp.mass * 9.81)
 
