@@ -4,8 +4,9 @@ Two `upright` policies, trained the same way (same preset, same seed), differ on
 pose-error model their observations are corrupted with during training:
 
   calibrated   the model measured from the shipped pose CNN (`orient-jax eval-pose` writes it:
-               models/checkpoints/pose/eval/pose_error_model.json; median ~3.9 deg, heavy
-               tail, a few gross errors up to ~77 deg).
+               models/checkpoints/pose/eval/pose_error_model.json). The README's table used
+               the CNN shipped before the `full` one (median 3.87 deg, gross errors up to
+               77 deg), kept as experiments/results/noise_sweep_calibrated_model.json.
   hand-picked  what a person might plausibly guess without measuring: "the CNN is good to
                about a degree", an isotropic Gaussian rotation vector with sigma 1 deg per axis
                (error angle = sigma * chi(3): median 1.54 deg, 99th percentile 3.4 deg) and no

@@ -79,3 +79,18 @@ def test_goal_training_stages_are_valid_commands():
         args = parser.parse_args(["train", "--env", "goal", "--preset", "goal", *argv])
         assert args.workdir == f"runs/goal/stage{i + 1}"
         assert args.init_from == (f"runs/goal/stage{i}" if i else None)
+
+
+def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains_the_full_preset():
+    """scripts/train_pose.sh (the shipped pose model): valid shell, every command one the CLI
+    accepts, the held-out set's seed differs from the training set's, training uses `full`."""
+    path = CLUSTER.parent / "train_pose.sh"
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    parser = build_parser()
+    args = [parser.parse_args(argv) for argv in _orient_jax_commands(path.read_text())]
+    renders = {a.out: a for a in args if a.command == "data" and a.data_command == "render"}
+    [train] = [a for a in args if a.command == "train-pose"]
+    [evaluate] = [a for a in args if a.command == "eval-pose"]
+    assert train.preset == "full" and train.data in renders and train.val in renders
+    assert renders[train.data].seed != renders[train.val].seed
+    assert evaluate.data == train.val and evaluate.model == f"{train.workdir}/pose"
