@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from orient_jax import rotations, sim
+from orient_jax.assets import mjcf
 from orient_jax.assets.mjcf import PhysicsConfig
 from orient_jax.errors import UserError
 from orient_jax.sim.vec_env import VecEnv
@@ -194,13 +195,43 @@ def test_upright_start_curriculum_sets_the_engine_down_at_rest():
     np.testing.assert_array_equal(np.asarray(plain.data.qpos[~rest]), np.asarray(state.data.qpos[~rest]))
 
 
+def test_rest_start_curriculum_sets_the_engine_down_in_its_settled_poses():
+    env = sim.load("goal", config_overrides=["upright_start_fraction=0.2", "rest_start_fraction=0.5",
+                                             "randomization.enabled=false"])
+    keys = jax.random.split(jax.random.PRNGKey(5), 400)
+    state = jax.jit(jax.vmap(env.reset))(keys)
+    quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
+    tilt = np.degrees(np.asarray(rotations.tilt(quat)))
+    dropped = np.asarray(state.data.qpos[:, 2]) > mjcf.initial_height() - 1e-6
+    upright = ~dropped & (tilt < 1e-3)
+    settled = ~dropped & ~upright
+    assert 0.13 < upright.mean() < 0.27 and 0.42 < settled.mean() < 0.58
+    # Several distinct rests (not one face), most of them far from upright.
+    up = np.round(np.asarray(rotations.up_in_body(quat[settled])), 1)
+    assert len({tuple(u) for u in up}) >= 4 and np.median(tilt[settled]) > 45.0
+    # Resting, not dropped: after 0.5 s unpowered the settled starts have hardly moved.
+    step = jax.jit(jax.vmap(env.step))
+    moved = state
+    for _ in range(25):
+        moved = step(moved, jnp.zeros((400, 3)))
+    turned = np.degrees(np.asarray(rotations.geodesic_angle(quat, rotations.from_mujoco(moved.data.qpos[:, 3:7]))))
+    assert np.percentile(turned[settled], 90) < 2.0
+    sink = np.abs(np.asarray(moved.data.qpos[settled, 2] - state.data.qpos[settled, 2]))
+    assert np.percentile(sink, 90) < 3e-3
+
+
+def test_curriculum_fractions_cannot_exceed_one():
+    with pytest.raises(UserError, match="rest_start_fraction"):
+        sim.load("goal", config_overrides=["upright_start_fraction=0.6", "rest_start_fraction=0.6"])
+
+
 def test_evaluation_ignores_the_training_curriculum():
     from orient_jax.rl.evaluate import rollout
 
     cfg = sim.default_config("upright")
     import dataclasses
     cfg = dataclasses.replace(cfg, success_hold_s=0.1, episode_s=0.1)
-    curriculum = dataclasses.replace(cfg, upright_start_fraction=1.0)
+    curriculum = dataclasses.replace(cfg, upright_start_fraction=0.5, rest_start_fraction=0.5)
     zero = lambda obs: jnp.zeros((obs["quat"].shape[0], 3))
     a = rollout("upright", curriculum, zero, episodes=16, seed=0)
     b = rollout("upright", cfg, zero, episodes=16, seed=0)

@@ -23,6 +23,7 @@ from orient_jax import rotations
 from orient_jax.assets import engine_spec, mjcf
 from orient_jax.config import check_range
 from orient_jax.sim import noise as noise_lib
+from orient_jax.sim import rest_poses
 
 Obs = dict[str, jax.Array]
 
@@ -103,6 +104,10 @@ class EnvConfig:
     a random yaw, instead of dropped. Upright is the engine's most stable pose, where a dropped
     engine most often settles and where escaping takes a deliberate tip over a base edge; the
     goal task needs that skill. Evaluation always uses the uniform drops (`rl/evaluate.py`)."""
+    rest_start_fraction: float = 0.0
+    """Training curriculum: this fraction of episodes starts at rest in one of the poses a
+    dropped, unpowered engine settles in (on its side, upside down...: `sim/rest_poses.py`),
+    at a random yaw. Each rest is a trap to tip out of, like upright."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -118,6 +123,7 @@ class EnvConfig:
         check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
         check_range("goal_hold_margin", self.goal_hold_margin, 0.05, 1.0)
         check_range("upright_start_fraction", self.upright_start_fraction, 0.0, 1.0)
+        check_range("rest_start_fraction", self.rest_start_fraction, 0.0, 1.0 - self.upright_start_fraction)
 
 
 @struct.dataclass
@@ -162,8 +168,10 @@ class ReorientEnv:
         self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
         self._init_height = mjcf.initial_height()
         self._hull_points = jnp.asarray(engine_spec.collision_hull(), jnp.float32)  # body frame (P, 3)
-        self._rest_height = float(-self._hull_points[:, 2].min()) + 1e-3  # upright, base on the floor
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
+        # Rest poses are found (by simulation, ~1 s) only where a curriculum starts from them.
+        self._settled = jnp.asarray(rest_poses.settled_orientations(str(mjcf_path or mjcf.MJCF_PATH))
+                                    if config.rest_start_fraction > 0 else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:
@@ -259,14 +267,21 @@ class ReorientEnv:
     # ----- API ------------------------------------------------------------------------------
     def reset(self, key: jax.Array) -> State:
         """Drop the engine at a uniformly random orientation above the arena's centre (or, for
-        `upright_start_fraction` of episodes, set it down upright at a random yaw)."""
+        the curriculum's fractions of episodes, set it down at rest, upright or in a settled
+        pose, at a random yaw)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
-        k_rest, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
-        rest = jax.random.bernoulli(k_rest, self.config.upright_start_fraction)
+        k_mode, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
+        mode = jax.random.uniform(k_mode)
+        upright = mode < self.config.upright_start_fraction
+        settled = ~upright & (mode < self.config.upright_start_fraction + self.config.rest_start_fraction)
         yaw = rotations.from_axis_angle(jnp.array([0.0, 0.0, 1.0]), jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
-        quat = jnp.where(rest, yaw, rotations.sample_uniform(k_rot))
+        pose = self._settled[jax.random.randint(jax.random.fold_in(key, 2), (), 0, self._settled.shape[0])]
+        at_rest = jnp.where(settled, rotations.canonicalize(rotations.multiply(yaw, pose)), yaw)
+        quat = jnp.where(upright | settled, at_rest, rotations.sample_uniform(k_rot))
         xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
-        height = jnp.where(rest, self._rest_height, self._init_height)
+        # At rest: the hull's lowest point 1 mm above the floor.
+        rest_height = 1e-3 - jnp.min(rotations.rotate(quat[None, :], self._hull_points)[:, 2])
+        height = jnp.where(upright | settled, rest_height, self._init_height)
         qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
         data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
         target = self._sample_target(k_target)
