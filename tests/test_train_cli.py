@@ -28,11 +28,18 @@ def _leaves(artifact):
     return [np.asarray(x) for x in jax.tree.leaves((artifact.actor_params, artifact.obs_norm))]
 
 
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """One uninterrupted tiny run: (its folder, its policy), shared by the tests below."""
+    workdir = tmp_path_factory.mktemp("ref") / "run"
+    policy = train_and_evaluate(RunConfig(env="upright", checkpoint_every=5), sim.default_config("upright"),
+                                preset("tiny", total_steps=32 * 16 * UPDATES), workdir, show_progress=False)
+    return workdir, policy
+
+
 @pytest.mark.slow
-def test_kill_then_resume_gives_the_same_parameters(tmp_path):
-    # Reference: one uninterrupted run.
-    ref = train_and_evaluate(RunConfig(env="upright", checkpoint_every=5), sim.default_config("upright"),
-                             preset("tiny", total_steps=32 * 16 * UPDATES), tmp_path / "ref", show_progress=False)
+def test_kill_then_resume_gives_the_same_parameters(tmp_path, reference_run):
+    ref = reference_run[1]
     # Same run, SIGKILLed once a mid-run checkpoint is on disk, then started again.
     workdir = tmp_path / "killed"
     cmd = CLI + ["train", *TINY, "--workdir", str(workdir), "--checkpoint-every", "5", "--no-progress"]
@@ -103,18 +110,18 @@ def test_eval_writes_the_report_and_the_plot(tmp_path):
     assert "upright evaluation" in out.stdout
 
 
-def test_warm_start_continues_from_another_run(tmp_path):
+def test_warm_start_continues_from_another_run(tmp_path, reference_run):
     from orient_jax.rl.train import warm_start_params
     from orient_jax.errors import UserError
 
-    source = train_and_evaluate(RunConfig(env="upright", checkpoint_every=2), sim.default_config("upright"),
-                                preset("tiny"), tmp_path / "stage1", show_progress=False)
-    params = warm_start_params(tmp_path / "stage1", "upright", preset("tiny"))
+    stage1, source = reference_run
+    params = warm_start_params(stage1, "upright", preset("tiny"))
     for a, b in zip(_leaves(source), [np.asarray(x) for x in jax.tree.leaves((params.actor, params.obs_norm))], strict=True):
         np.testing.assert_array_equal(a, b)
     # Through the CLI: stage 2 starts from stage 1 and says so; its first update moves on from there.
-    out = _run_cli("train", "--preset", "tiny", "--set", "env.upright_start_fraction=0.5", "--workdir", str(tmp_path / "stage2"),
-                   "--init-from", str(tmp_path / "stage1"), "--warm-start-std", "2.0", "--no-progress")
+    out = _run_cli("train", "--preset", "tiny", "--set", "env.upright_start_fraction=0.3", "--set", "env.rest_start_fraction=0.3",
+                   "--workdir", str(tmp_path / "stage2"),
+                   "--init-from", str(stage1), "--warm-start-std", "2.0", "--no-progress")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "warm start" in out.stderr
     first = json.loads((tmp_path / "stage2" / "metrics.jsonl").read_text().splitlines()[0])
@@ -122,8 +129,8 @@ def test_warm_start_continues_from_another_run(tmp_path):
     assert first["policy/std"] > 1.5  # raised from stage 1's ~0.6 for fresh exploration
     # Wrong task, other network sizes, not a run folder: one clear error each.
     with pytest.raises(UserError, match="cannot start a 'goal' run"):
-        warm_start_params(tmp_path / "stage1", "goal", preset("tiny"))
+        warm_start_params(stage1, "goal", preset("tiny"))
     with pytest.raises(UserError, match="actor_hidden"):
-        warm_start_params(tmp_path / "stage1", "upright", preset("tiny", actor_hidden=(64, 64)))
+        warm_start_params(stage1, "upright", preset("tiny", actor_hidden=(64, 64)))
     bad = _run_cli("train", "--preset", "tiny", "--workdir", str(tmp_path / "stage3"), "--init-from", str(tmp_path), "--no-progress")
     assert bad.returncode != 0 and "not a training run folder" in bad.stderr and "Traceback" not in bad.stderr

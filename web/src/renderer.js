@@ -20,6 +20,10 @@ export const POSE_RENDER_DEFAULTS = {
   ambient: 0.35,                      // world grey level, linear (LightingConfig.ambient)
   sun: { azimuth_from_camera_deg: -35.0, elevation_deg: 55.0, strength: 3.0 }, // LightingConfig.sun_*
   shadows: true,                      // Cycles traces the sun's shadows
+  shadow_type: 'pcfsoft',             // 'pcfsoft' | 'pcf' | 'basic': the shadow edge filter
+  // No MSAA: in a software rasterizer 4x MSAA costs ~35 % of the pose render (24 -> 16 ms per
+  // step) and the pose model is no less accurate without it (page-frame median 2.2 deg either way).
+  antialias: false,
   tone_mapping: 'none',
 };
 
@@ -301,13 +305,13 @@ export class PoseCamera {
     this.canvas.width = this.w;
     this.canvas.height = this.h;
     this.canvas.className = 'pose-inset';
-    const renderer = (this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true, preserveDrawingBuffer: false }));
+    const renderer = (this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: !!opts.antialias, preserveDrawingBuffer: false }));
     renderer.setPixelRatio(1);
     renderer.setSize(this.w, this.h, false);
     renderer.outputColorSpace = THREE.SRGBColorSpace;
     renderer.toneMapping = opts.tone_mapping === 'aces' ? THREE.ACESFilmicToneMapping : opts.tone_mapping === 'agx' ? THREE.AgXToneMapping : THREE.NoToneMapping;
     renderer.shadowMap.enabled = !!opts.shadows;
-    renderer.shadowMap.type = THREE.PCFSoftShadowMap;
+    renderer.shadowMap.type = { basic: THREE.BasicShadowMap, pcf: THREE.PCFShadowMap }[opts.shadow_type] ?? THREE.PCFSoftShadowMap;
     this.gl = renderer.getContext();
 
     const scene = (this.scene = new THREE.Scene());
