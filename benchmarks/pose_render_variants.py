@@ -28,9 +28,9 @@ import web_helpers as wh  # noqa: E402
 from browser_loop import geodesic_deg  # noqa: E402
 
 VARIANTS = {
-    "msaa + soft shadows": {"antialias": True},
-    "no msaa + soft shadows (default)": {},
-    "no msaa + basic shadows": {"shadow_type": "basic"},
+    "msaa + soft shadows": {"antialias": True, "shadow_type": "pcfsoft"},
+    "no msaa + soft shadows": {"shadow_type": "pcfsoft"},
+    "no msaa + basic shadows (default)": {},
     "no msaa, no shadows": {"shadows": False},
 }
 TIME_RENDERS = """() => { const t0 = performance.now();

@@ -20,9 +20,10 @@ export const POSE_RENDER_DEFAULTS = {
   ambient: 0.35,                      // world grey level, linear (LightingConfig.ambient)
   sun: { azimuth_from_camera_deg: -35.0, elevation_deg: 55.0, strength: 3.0 }, // LightingConfig.sun_*
   shadows: true,                      // Cycles traces the sun's shadows
-  shadow_type: 'pcfsoft',             // 'pcfsoft' | 'pcf' | 'basic': the shadow edge filter
-  // No MSAA: in a software rasterizer 4x MSAA costs ~35 % of the pose render (24 -> 16 ms per
-  // step) and the pose model is no less accurate without it (page-frame median 2.2 deg either way).
+  // The cheapest settings that cost no accuracy (benchmarks/pose_render_variants.py): in a
+  // software rasterizer 4x MSAA and soft shadow filtering took 31 % of the pose render, and the
+  // pose model's page-frame error is no larger without them. Cycles' soft edges are not needed.
+  shadow_type: 'basic',               // 'basic' | 'pcf' | 'pcfsoft': the shadow edge filter
   antialias: false,
   tone_mapping: 'none',
 };
