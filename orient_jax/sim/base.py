@@ -169,7 +169,7 @@ class ReorientEnv:
         self._init_height = mjcf.initial_height()
         self._hull_points = jnp.asarray(engine_spec.collision_hull(), jnp.float32)  # body frame (P, 3)
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
-        # Rest poses are found (by simulation, ~1 s) only where a curriculum starts from them.
+        # Rest poses are found (by simulation, ~2 s) only where a curriculum starts from them.
         self._settled = jnp.asarray(rest_poses.settled_orientations(str(mjcf_path or mjcf.MJCF_PATH))
                                     if config.rest_start_fraction > 0 else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
 
