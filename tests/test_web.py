@@ -117,6 +117,67 @@ def test_truth_loop_turns_seeded_starts_upright(page):
     assert all(r[1] < 10.0 for r in results if r[0]), results
 
 
+@pytest.fixture(scope="module")
+def vision_page(ctx, base_url):
+    """A paused page on the shipped models, the policy seeing the pose model's prediction."""
+    p, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&obs=predicted&seed=5")
+    yield p
+    assert errors == [], errors
+    p.close()
+
+
+def test_async_readback_gives_the_synchronous_frame(vision_page):
+    """The loop's readback (pixel-pack buffer + fence, collected a task later) returns exactly
+    the frame a synchronous readPixels of the same orientation returns."""
+    for q in ([0.0, 0.0, 0.0, 1.0], [0.3, -0.5, 0.1, 0.8]):
+        sync = np.array(vision_page.evaluate("([q]) => orientApp.debug.renderPose(q)", [q]))
+        async_ = vision_page.evaluate("([q]) => orientApp.debug.renderPoseAsync(q)", [q])
+        assert async_ is not None
+        np.testing.assert_array_equal(np.array(async_), sync)
+        assert sync.std() > 0.01  # a drawn engine, not a blank frame
+
+
+def test_page_pose_error_on_page_frames(vision_page):
+    """The shipped pose model on frames the page renders (benchmark: 200 orientations, 2.2 deg
+    median). A frame / colour-space / quaternion-order slip gives tens of degrees."""
+    rng = np.random.default_rng(11)
+    q = rng.normal(size=(24, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 3] < 0] *= -1
+    pred = np.array(vision_page.evaluate("([qs]) => orientApp.debug.predict(qs)", [q.tolist()]))
+    err = np.degrees(2 * np.arccos(np.clip(np.abs(np.sum(q * pred, axis=1)), -1, 1)))
+    assert np.median(err) <= 5.0, np.round(err, 1)
+
+
+def test_vision_loop_turns_seeded_starts_upright(vision_page):
+    """Vision in the loop (render -> pose.onnx -> policy.onnx -> MuJoCo, asynchronous readback with
+    the one-step carry-forward): the benchmark solves 20 of 20; here 6 seeded starts, >= 5, and
+    the prediction the policy saw at the end is close to the truth."""
+    r = wh.episodes(vision_page, 6, "predicted")
+    s = vision_page.evaluate("orientApp.state()")
+    assert r["success_rate"] >= 5 / 6, r
+    assert s["readback"] == "async" and s["predErrDeg"] < 8.0, s
+
+
+def test_vision_loop_recovers_from_pushes(vision_page):
+    """A shove (3 N m s about a random horizontal axis, over 0.1 s, against the policy's own torque)
+    throws the upright engine over, onto a side or its top; the loop must right it again within
+    5 s (benchmark: 10 trials; here 3, >= 2)."""
+    r = wh.push_recovery(vision_page, 3, impulse=3.0, seed=21, obs="predicted")
+    assert r["recovery_rate"] >= 2 / 3, r
+    assert r["peak_tilt_median_deg"] > 45.0, r  # the pushes really knock it over
+
+
+def test_sync_readback_still_runs_the_loop(ctx, base_url):
+    """?readback=sync (render, wait, read in the same step): the loop runs and predicts well."""
+    p, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&obs=predicted&seed=2&readback=sync")
+    s = p.evaluate("orientApp.debug.run(40)")
+    p.close()
+    assert errors == [], errors
+    assert s["readback"] == "sync" and s["t"] > 0.79
+    assert s["predErrDeg"] < 10.0, s
+
+
 def _physics_gap_deg(page, models, start_z: float, trials: int = 3, seed: int = 0) -> float:
     """Worst orientation gap (deg) over 2 s between page MuJoCo (WASM) and C MuJoCo (Python),
     the same random torque sequence (a new ctrl every control step) from the same state."""

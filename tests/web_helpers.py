@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 WEB = REPO / "web"
@@ -41,9 +44,12 @@ def missing_prerequisites() -> str | None:
 
 
 def exported_models() -> Path | None:
-    """web/public/models when `orient-jax export` has filled it."""
-    d = WEB / "public" / "models"
-    return d if (d / "manifest.json").is_file() and (d / "policy.onnx").is_file() and (d / "pose.onnx").is_file() else None
+    """web/public/models when `orient-jax export` has filled it, else the shipped, parity-checked
+    export the repo commits (models/export: trained pose model and policies)."""
+    for d in (WEB / "public" / "models", REPO / "models" / "export"):
+        if all((d / f).is_file() for f in ("manifest.json", "policy.onnx", "pose.onnx")):
+            return d
+    return None
 
 
 def build_dev_models(out: Path) -> Path:
@@ -121,3 +127,49 @@ def open_page(ctx, url: str, timeout_s: float = 60.0, expect_error: bool = False
         err = page.evaluate("window.orientApp.error")
         assert err is None, f"page error: {err}; console: {errors}"
     return page, errors
+
+
+def episodes(page, n: int, obs: str) -> dict:
+    """n seeded random starts (the page's ?seed= sequence) with the policy seeing `obs`."""
+    page.evaluate(f"orientApp.setObservation('{obs}')")
+    page.evaluate("orientApp.setMode('policy')")
+    ok, times = 0, []
+    for _ in range(n):
+        page.evaluate("orientApp.reset()")
+        s = page.evaluate("orientApp.debug.run(520, {untilDone: true})")
+        if s["success"]:
+            ok += 1
+            times.append(s["successT"])
+    return {"episodes": n, "success_rate": ok / n,
+            "time_to_success_median_s": statistics.median(times) if times else None}
+
+
+def push_recovery(page, n: int, impulse: float, seed: int, obs: str, within_s: float = 5.0) -> dict:
+    """Upright and still, then a shove: an angular impulse of `impulse` N m s about a random
+    horizontal axis, delivered as a torque over 0.1 s while the policy acts (contacts act on it
+    too; 3 N m s throws the engine onto a side or its top). Recovered: success (held 1 s)
+    declared within `within_s` of the push."""
+    rng = np.random.default_rng(seed)
+    page.evaluate(f"orientApp.setObservation('{obs}')")
+    page.evaluate("orientApp.setMode('policy')")
+    ok, peaks, times = 0, [], []
+    for _ in range(n):
+        page.evaluate("orientApp.reset([0, 0, 0, 1])")
+        page.evaluate("orientApp.debug.run(50)")  # settle upright
+        axis = np.array([*rng.normal(size=2), 0.0])
+        axis *= impulse / np.linalg.norm(axis)
+        page.evaluate("([a]) => { orientApp.debug.restartEpisode(); orientApp.debug.push(a); }", [axis.tolist()])
+        peak, s = 0.0, None
+        while True:  # 0.1 s chunks: the peak tilt shows how hard the push was
+            s = page.evaluate("orientApp.debug.run(5)")
+            peak = max(peak, s["tiltDeg"])
+            if s["success"] or s["t"] >= within_s - 1e-9:
+                break
+        peaks.append(peak)
+        if s["success"] and s["successT"] <= within_s + 1e-9:
+            ok += 1
+            times.append(s["successT"])
+    return {"pushes": n, "angular_impulse_Nms": impulse, "pulse_s": 0.1, "within_s": within_s, "obs": obs,
+            "recovery_rate": ok / n, "peak_tilt_median_deg": float(np.median(peaks)),
+            "peak_tilt_over_45deg": float(np.mean(np.array(peaks) > 45)),
+            "recovery_time_median_s": statistics.median(times) if times else None}

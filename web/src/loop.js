@@ -16,6 +16,11 @@
 //   ?quality=auto|high  auto (default): below 55 FPS the main view draws fewer pixels (down to
 //                    30 % per axis) to hold the frame rate; high: always full resolution.
 //                    The pose camera's 128 px image never changes.
+//   ?readback=async|sync  async (default): the pose camera's pixels are read back without
+//                    stalling the page (a pixel-pack buffer + fence), so the pose model sees the
+//                    frame rendered one control step earlier and its prediction is carried forward
+//                    that step (20 ms) with the measured angular velocity; sync: render, wait, read
+//                    in the same step (DESIGN.md's sequence; slower on a software GPU)
 //   ?proxy=1         run ONNX Runtime (wasm) in its proxy worker: the main thread draws while
 //                    the models run (smoother frames; on 2 cores fewer control steps/s)
 import { UI, showError, showNotice, setStatus } from './ui.js';
@@ -36,6 +41,7 @@ const config = {
   ep: params.get('ep'), // pose model execution provider: 'wasm' or 'webgpu' (default: from the backend)
   quality: params.get('quality') === 'high' ? 'high' : 'auto',
   proxy: params.get('proxy') === '1',
+  readback: params.get('readback') === 'sync' ? 'sync' : 'async',
 };
 
 // Control steps one animation frame may run to catch up with the clock: when the machine
@@ -170,6 +176,7 @@ async function main() {
   let target = [0, 0, 0, 1];
   let quatPred = null, prevAction = [0, 0, 0], action = [0, 0, 0];
   let hold = 0, success = null, successT = null;
+  let inFlight = null; // async readback: {angVel} of the state whose pose image is being rendered
   let drag = null; // {local, cursor}
   const timing = { render: 0, pose: 0, policy: 0, physics: 0, view: 0 };
   const ema = (old, v) => (old === 0 ? v : 0.9 * old + 0.1 * v);
@@ -185,6 +192,8 @@ async function main() {
     hold = 0;
     success = null;
     successT = null;
+    poseCam.discard();
+    inFlight = null;
     ui.plot.clear();
   }
 
@@ -205,14 +214,34 @@ async function main() {
     return { force: f, point };
   }
 
+  /** The pose camera's image for this control step, and the angular velocity (body frame) of
+   *  the state it shows when that is the previous step's (async readback), else null. */
+  async function poseImage(quat, angVel) {
+    if (config.readback === 'sync') return { image: poseCam.render(quat), angVelThen: null };
+    let image = inFlight ? await poseCam.collect() : null, angVelThen = inFlight?.angVel ?? null;
+    if (!image) {
+      image = poseCam.render(quat); // first step of an episode (or a lost frame): render now
+      angVelThen = null;
+    }
+    poseCam.begin(quat); // the GPU draws this state while the model runs on the previous one
+    inFlight = { angVel };
+    return { image, angVelThen };
+  }
+
   /** One control period: render -> pose -> policy -> physics. */
   async function controlStep() {
     const quat = physics.quat, angVel = physics.angVel;
     let t0 = performance.now();
-    const image = poseCam.render(quat);
+    const { image, angVelThen } = await poseImage(quat, angVel);
     let t1 = performance.now();
     const qp = await inference.predictPose(image);
     quatPred = F.canonical(Array.from(qp.subarray(0, 4)));
+    if (angVelThen) {
+      // The image is one control step old: rotate the prediction on by that step, body frame,
+      // with the mean of the angular velocities at its start and end (trapezoid).
+      const w = [0, 1, 2].map((i) => 0.5 * (angVelThen[i] + angVel[i]));
+      quatPred = F.canonical(F.multiply(quatPred, F.fromAxisAngle(w, Math.hypot(...w) * physics.controlDt)));
+    }
     let t2 = performance.now();
     if (mode === 'policy') {
       const seen = obs === 'truth' ? quat : quatPred;
@@ -266,7 +295,7 @@ async function main() {
       resolutionScale: view.resolutionScale,
       poseInferMs: timing.pose,
       stepsPerSec,
-      mode, obs, task, backend, mainBackend, poseEp: inference.pose.provider, threads,
+      mode, obs, task, backend, mainBackend, poseEp: inference.pose.provider, threads, readback: config.readback,
     };
   }
 
@@ -403,6 +432,13 @@ async function main() {
       runModel: (which, feeds) => inference.runRaw(which, feeds),
       /** The pose camera's image of orientation q (flat NHWC float32 as an Array). */
       renderPose: (q) => Array.from(poseCam.render(F.canonical(q))),
+      /** The same through the asynchronous readback (pixel-pack buffer + fence) the loop uses. */
+      renderPoseAsync: async (q) => {
+        inFlight = null; // the loop's frame in flight is dropped; its next step renders anew
+        poseCam.begin(F.canonical(q));
+        const image = await poseCam.collect();
+        return image ? Array.from(image) : null;
+      },
       /** Render + pose model for each orientation: returns the predicted quats. */
       predict: async (quats) => {
         const out = [];
@@ -423,8 +459,8 @@ async function main() {
         }
         return state();
       },
-      /** Velocity impulse: linear (world, m/s), angular (body frame, rad/s); resets the hold. */
-      push: (lin, ang) => { physics.kick(lin, ang); hold = 0; success = null; },
+      /** A push: angular impulse (world frame, N m s) as a torque over `duration` s; resets the hold. */
+      push: (impulse, duration = 0.1) => { physics.push(impulse, duration); hold = 0; success = null; },
       /** Start a new episode clock without moving the body (for push-recovery tests). */
       restartEpisode: () => { physics.data.time = 0; hold = 0; success = null; successT = null; },
       pause: (p = true) => { paused = p; },

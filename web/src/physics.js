@@ -84,6 +84,7 @@ export class Physics {
     this.actionScale = cfg.action_scale;
     this.qpos0 = Array.from(this.data.qpos);
     this.bodyId = 1; // the engine: the only body under the world
+    this.pulse = null; // a push in progress: {torque (world, N m), steps left}
     mj.mj_forward(model, this.data);
   }
 
@@ -96,6 +97,7 @@ export class Physics {
     data.qvel.fill(0);
     data.ctrl.fill(0);
     data.xfrc_applied.fill(0);
+    this.pulse = null;
     mj.mj_forward(model, data);
   }
 
@@ -104,11 +106,18 @@ export class Physics {
     const { mj, model, data } = this;
     const ctrl = data.ctrl;
     for (let i = 0; i < 3; i++) ctrl[i] = Math.max(-1, Math.min(1, action[i])) * this.actionScale[i];
+    const pushing = this.pulse && this.pulse.steps > 0;
     for (let k = 0; k < this.substeps; k++) {
+      data.xfrc_applied.fill(0);
       if (extForce) this.applyForce(extForce);
+      if (this.pulse && this.pulse.steps > 0) {
+        const b = 6 * this.bodyId + 3;
+        for (let i = 0; i < 3; i++) data.xfrc_applied[b + i] += this.pulse.torque[i];
+        this.pulse.steps--;
+      }
       mj.mj_step(model, data);
     }
-    if (extForce) data.xfrc_applied.fill(0);
+    if (extForce || pushing) data.xfrc_applied.fill(0);
     this.guard();
   }
 
@@ -130,10 +139,13 @@ export class Physics {
     xf.set([...force, ...t], 6 * b);
   }
 
-  /** Add a velocity impulse: linear (world, m/s) and angular (body frame, rad/s). */
-  kick(lin = [0, 0, 0], ang = [0, 0, 0]) {
-    const v = this.data.qvel;
-    for (let i = 0; i < 3; i++) { v[i] += lin[i]; v[3 + i] += ang[i]; }
+  /** A push: angular impulse L (world frame, N m s) delivered as a constant torque over the next
+   *  `duration` s of simulation, so the floor's contacts act on it as on a real shove (a bare
+   *  velocity kick of a body lying on the floor is mostly absorbed by the contact at once). */
+  push(impulse, duration = 0.1) {
+    const steps = Math.max(1, Math.round(duration / this.timestep));
+    const T = steps * this.timestep;
+    this.pulse = { torque: impulse.map((c) => c / T), steps };
   }
 
   get time() { return this.data.time; }

@@ -314,6 +314,8 @@ export class PoseCamera {
     renderer.shadowMap.enabled = !!opts.shadows;
     renderer.shadowMap.type = { basic: THREE.BasicShadowMap, pcf: THREE.PCFShadowMap }[opts.shadow_type] ?? THREE.PCFSoftShadowMap;
     this.gl = renderer.getContext();
+    // A lost context takes its buffers and fences with it (the WebGPU fallback can cause one).
+    this.canvas.addEventListener('webglcontextlost', () => { this.pbo = null; this.fence = null; });
 
     const scene = (this.scene = new THREE.Scene());
     scene.background = new THREE.Color().setRGB(...opts.background, THREE.SRGBColorSpace);
@@ -352,13 +354,74 @@ export class PoseCamera {
     this.image = new Float32Array(this.w * this.h * 3);
   }
 
-  /** Render the object at orientation q ([x,y,z,w]); returns the Float32Array image (reused). */
+  /** Render the object at orientation q ([x,y,z,w]); returns the Float32Array image (reused).
+   *  Synchronous: readPixels waits until the (software) GPU has finished the frame. */
   render(q) {
     setObjectQuat(this.body, q);
     this.renderer.render(this.scene, this.camera);
-    const { gl, w, h, rgba, image } = this;
+    const { gl, w, h, rgba } = this;
     gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, rgba);
-    // WebGL rows run bottom-up; the model wants the top row first.
+    return this.toImage();
+  }
+
+  /** Start rendering q and copying its pixels into a pixel-pack buffer; `collect()` returns the
+   *  image once the GPU is done. The main thread does other work meanwhile instead of stalling in
+   *  readPixels (three's readRenderTargetPixelsAsync does this for render targets only; the
+   *  pose image is the canvas, which the inset shows). One frame in flight: a new `begin`
+   *  drops an uncollected one. */
+  begin(q) {
+    const { gl, w, h } = this;
+    this.discard();
+    setObjectQuat(this.body, q);
+    this.renderer.render(this.scene, this.camera);
+    if (!this.pbo) {
+      this.pbo = gl.createBuffer();
+      gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.pbo);
+      gl.bufferData(gl.PIXEL_PACK_BUFFER, w * h * 4, gl.STREAM_READ);
+    }
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.pbo);
+    gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, 0);
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
+    this.fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+    gl.flush();
+  }
+
+  /** The image of the last `begin` (Float32Array, reused), once its fence has signalled; null
+   *  when that frame was lost (context loss), so the caller renders again. A sync object's
+   *  status only changes between tasks, so this yields to the event loop while waiting. */
+  async collect() {
+    const { gl, rgba } = this;
+    for (;;) {
+      if (!this.fence || gl.isContextLost()) {
+        this.fence = null;
+        return null;
+      }
+      const status = gl.clientWaitSync(this.fence, 0, 0);
+      if (status === gl.WAIT_FAILED) {
+        this.fence = null;
+        this.pbo = null;
+        return null;
+      }
+      if (status !== gl.TIMEOUT_EXPIRED) break;
+      await new Promise((resolve) => setTimeout(resolve, 1)); // polls cost ~nothing; no busy loop
+    }
+    gl.deleteSync(this.fence);
+    this.fence = null;
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.pbo);
+    gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, rgba);
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
+    return this.toImage();
+  }
+
+  /** Drop the frame in flight, if any (after a reset its state is stale). */
+  discard() {
+    if (this.fence && !this.gl.isContextLost()) this.gl.deleteSync(this.fence);
+    this.fence = null;
+  }
+
+  /** this.rgba (WebGL rows bottom-up) -> this.image, float32 RGB in [0, 1], top row first. */
+  toImage() {
+    const { w, h, rgba, image } = this;
     for (let y = 0; y < h; y++) {
       const src = (h - 1 - y) * w * 4, dst = y * w * 3;
       for (let x = 0; x < w; x++) {
