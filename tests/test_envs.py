@@ -220,9 +220,37 @@ def test_rest_start_curriculum_sets_the_engine_down_in_its_settled_poses():
     assert np.percentile(sink, 90) < 3e-3
 
 
+def test_near_rest_starts_sit_at_rest_next_to_their_targets():
+    """near_rest_start_fraction: at rest in the settled pose (and yaw) nearest the target, much
+    nearer than a random settled pose is, yet not at it (the target balances on a vertex)."""
+    overrides = ["randomization.enabled=false"]
+    near = sim.load("goal", config_overrides=overrides + ["near_rest_start_fraction=1.0"])
+    rest = sim.load("goal", config_overrides=overrides + ["rest_start_fraction=1.0"])
+    keys = jax.random.split(jax.random.PRNGKey(8), 300)
+    gap = {}
+    for name, env in (("near", near), ("rest", rest)):
+        state = jax.jit(jax.vmap(env.reset))(keys)
+        quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
+        gap[name] = np.degrees(np.asarray(rotations.geodesic_angle(quat, state.info["target"])))
+        assert np.all(np.asarray(state.data.qpos[:, 2]) < mjcf.initial_height() - 1e-3)  # set down, not dropped
+    assert np.median(gap["near"]) < 0.5 * np.median(gap["rest"]), (np.median(gap["near"]), np.median(gap["rest"]))
+    assert np.median(gap["near"]) > 5.0  # a holdable target is not itself a rest
+    # Still at rest: 0.5 s unpowered hardly moves the engine.
+    state = jax.jit(jax.vmap(near.reset))(keys)
+    quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
+    step = jax.jit(jax.vmap(near.step))
+    moved = state
+    for _ in range(25):
+        moved = step(moved, jnp.zeros((300, 3)))
+    turned = np.degrees(np.asarray(rotations.geodesic_angle(quat, rotations.from_mujoco(moved.data.qpos[:, 3:7]))))
+    assert np.percentile(turned, 90) < 2.0
+
+
 def test_curriculum_fractions_cannot_exceed_one():
     with pytest.raises(UserError, match="rest_start_fraction"):
         sim.load("goal", config_overrides=["upright_start_fraction=0.6", "rest_start_fraction=0.6"])
+    with pytest.raises(UserError, match="near_rest_start_fraction"):
+        sim.load("goal", config_overrides=["rest_start_fraction=0.5", "near_rest_start_fraction=0.6"])
 
 
 def test_evaluation_ignores_the_training_curriculum():
@@ -231,7 +259,8 @@ def test_evaluation_ignores_the_training_curriculum():
     cfg = sim.default_config("upright")
     import dataclasses
     cfg = dataclasses.replace(cfg, success_hold_s=0.1, episode_s=0.1)
-    curriculum = dataclasses.replace(cfg, upright_start_fraction=0.5, rest_start_fraction=0.5)
+    curriculum = dataclasses.replace(cfg, upright_start_fraction=0.4, rest_start_fraction=0.3,
+                                     near_rest_start_fraction=0.3)
     zero = lambda obs: jnp.zeros((obs["quat"].shape[0], 3))
     a = rollout("upright", curriculum, zero, episodes=16, seed=0)
     b = rollout("upright", cfg, zero, episodes=16, seed=0)

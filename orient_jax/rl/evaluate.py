@@ -46,8 +46,10 @@ def rollout(env_name: str, env_config: EnvConfig, controller: Controller, episod
     """Run `episodes` full episodes (vmapped, scanned over time) and collect the results.
 
     Starts are always the task's uniform random drops: a training curriculum's other starts
-    (`upright_start_fraction`, `rest_start_fraction`) are not part of what is measured."""
-    env_config = dataclasses.replace(env_config, upright_start_fraction=0.0, rest_start_fraction=0.0)
+    (`upright_start_fraction`, `rest_start_fraction`, `near_rest_start_fraction`) are not part
+    of what is measured."""
+    env_config = dataclasses.replace(env_config, upright_start_fraction=0.0, rest_start_fraction=0.0,
+                                     near_rest_start_fraction=0.0)
     env = sim.load(env_name, env_config)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 

@@ -108,6 +108,10 @@ class EnvConfig:
     """Training curriculum: this fraction of episodes starts at rest in one of the poses a
     dropped, unpowered engine settles in (on its side, upside down...: `sim/rest_poses.py`),
     at a random yaw. Each rest is a trap to tip out of, like upright."""
+    near_rest_start_fraction: float = 0.0
+    """Training curriculum (goal task): this fraction of episodes starts at rest in the settled
+    pose (at the yaw, of 8 random ones) nearest the episode's target: where a policy that cannot
+    yet lift the engine onto the target's balancing point stops, 20-40 deg short of it."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -124,6 +128,8 @@ class EnvConfig:
         check_range("goal_hold_margin", self.goal_hold_margin, 0.05, 1.0)
         check_range("upright_start_fraction", self.upright_start_fraction, 0.0, 1.0)
         check_range("rest_start_fraction", self.rest_start_fraction, 0.0, 1.0 - self.upright_start_fraction)
+        check_range("near_rest_start_fraction", self.near_rest_start_fraction, 0.0,
+                    1.0 - self.upright_start_fraction - self.rest_start_fraction)
 
 
 @struct.dataclass
@@ -171,7 +177,8 @@ class ReorientEnv:
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
         # Rest poses are found (by simulation, ~2 s) only where a curriculum starts from them.
         self._settled = jnp.asarray(rest_poses.settled_orientations(str(mjcf_path or mjcf.MJCF_PATH))
-                                    if config.rest_start_fraction > 0 else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
+                                    if config.rest_start_fraction + config.near_rest_start_fraction > 0
+                                    else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:
@@ -267,16 +274,27 @@ class ReorientEnv:
     # ----- API ------------------------------------------------------------------------------
     def reset(self, key: jax.Array) -> State:
         """Drop the engine at a uniformly random orientation above the arena's centre (or, for
-        the curriculum's fractions of episodes, set it down at rest, upright or in a settled
-        pose, at a random yaw)."""
+        the curriculum's fractions of episodes, set it down at rest: upright, in a settled pose,
+        or in the settled pose nearest the target, at a random yaw)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
         k_mode, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
+        cfg = self.config
         mode = jax.random.uniform(k_mode)
-        upright = mode < self.config.upright_start_fraction
-        settled = ~upright & (mode < self.config.upright_start_fraction + self.config.rest_start_fraction)
-        yaw = rotations.from_axis_angle(jnp.array([0.0, 0.0, 1.0]), jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
+        upright = mode < cfg.upright_start_fraction
+        settled = ~upright & (mode < cfg.upright_start_fraction + cfg.rest_start_fraction)
+        near = ~upright & ~settled & (mode < cfg.upright_start_fraction + cfg.rest_start_fraction
+                                      + cfg.near_rest_start_fraction)
+        target = self._sample_target(k_target)
+        z_axis = jnp.array([0.0, 0.0, 1.0])
+        yaw = rotations.from_axis_angle(z_axis, jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
         pose = self._settled[jax.random.randint(jax.random.fold_in(key, 2), (), 0, self._settled.shape[0])]
+        # Nearest rest: every settled pose (P, 4) at 8 random yaws, (8 * P, 4) candidates.
+        yaws = rotations.from_axis_angle(z_axis, jax.random.uniform(jax.random.fold_in(key, 3), (8,), maxval=2 * jnp.pi))
+        candidates = rotations.multiply(yaws[:, None, :], self._settled[None, :, :]).reshape(-1, 4)
+        nearest = candidates[jnp.argmin(rotations.geodesic_angle(candidates, target))]
         at_rest = jnp.where(settled, rotations.canonicalize(rotations.multiply(yaw, pose)), yaw)
+        at_rest = jnp.where(near, rotations.canonicalize(nearest), at_rest)
+        settled = settled | near
         quat = jnp.where(upright | settled, at_rest, rotations.sample_uniform(k_rot))
         xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
         # At rest: the hull's lowest point 1 mm above the floor.
@@ -284,7 +302,6 @@ class ReorientEnv:
         height = jnp.where(upright | settled, rest_height, self._init_height)
         qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
         data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
-        target = self._sample_target(k_target)
         info = {"rng": k_next, "dr": self._sample_randomization(k_dr), "target": target,
                 "step": jnp.zeros((), jnp.int32), "hold": jnp.zeros((), jnp.int32),
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
