@@ -89,6 +89,17 @@ def test_page_loads_and_runs_without_console_errors(ctx, base_url, tmp_path):
     assert all(-1 <= a <= 1 for a in s["action"])
 
 
+def test_main_view_is_lean_on_a_software_rasterizer(ctx, base_url, page):
+    """Headless Chromium draws with SwiftShader: ?quality=auto (default) turns the main view's MSAA
+    off there (it costs the pose camera a third of the control rate); ?quality=high keeps it."""
+    assert page.evaluate("orientApp.state().mainViewLean") is True
+    assert "no MSAA" in page.locator("#timing, #readout, #panel").first.inner_text()
+    high, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&quality=high")
+    lean = high.evaluate("orientApp.state().mainViewLean")
+    high.close()
+    assert errors == [] and lean is False
+
+
 def test_proxy_worker_runs_the_same_models(ctx, base_url, page):
     """?proxy=1 (ONNX Runtime in its worker): the loop runs, and the pose model predicts what the
     in-thread runtime predicts for the same frames (buffers transferred to a worker must not be

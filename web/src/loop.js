@@ -14,8 +14,9 @@
 //   ?ep=wasm|webgpu  execution provider of the pose model (default: webgpu with ?backend=webgpu)
 //   ?threads=N       onnxruntime-web wasm threads (default: 1, or cores-1 up to 4 when isolated)
 //   ?quality=auto|high  auto (default): below 55 FPS the main view draws fewer pixels (down to
-//                    30 % per axis) to hold the frame rate; high: always full resolution.
-//                    The pose camera's 128 px image never changes.
+//                    30 % per axis) to hold the frame rate, and on a software rasterizer
+//                    draws without MSAA, with hard-edged shadows; high: always full resolution
+//                    with MSAA. The pose camera's 128 px image never changes.
 //   ?readback=async|sync  async (default): the pose camera's pixels are read back without
 //                    stalling the page (a pixel-pack buffer + fence), so the pose model sees the
 //                    frame rendered one control step earlier and its prediction is carried forward
@@ -164,7 +165,8 @@ async function main() {
     showNotice('No engine.glb in the models folder: drawing the MJCF\'s boxes and cylinders instead. The pose model was trained on the .glb\'s look, so its predictions may be off.');
   }
 
-  const view = await View.create(document.getElementById('view'), { backend, engine, arena: physics.arenaGeoms() });
+  const view = await View.create(document.getElementById('view'), { backend, engine, arena: physics.arenaGeoms(),
+                                                                    quality: config.quality });
   const poseCam = new PoseCamera(engine, manifest.camera, manifest.render || {});
 
   const succ = manifest.success;
@@ -293,6 +295,7 @@ async function main() {
       renderMs: timing.render,
       viewMs: timing.view,
       resolutionScale: view.resolutionScale,
+      mainViewLean: view.lean,
       poseInferMs: timing.pose,
       stepsPerSec,
       mode, obs, task, backend, mainBackend, poseEp: inference.pose.provider, threads, readback: config.readback,
@@ -408,7 +411,7 @@ async function main() {
     ui.update(s, {
       successT: successT ?? 0, failed: success === false, withinS: succ.within_s, task, obs, seed: config.seed, resets,
       stepsPerSec, renderMs: timing.render, goalErrDeg: s.goalErrDeg,
-      backendNote: `${mainBackend === 'webgpu' ? 'WebGPU' : 'WebGL2'} · ORT ${inference.pose.provider}` +
+      backendNote: `${mainBackend === 'webgpu' ? 'WebGPU' : 'WebGL2'}${view.lean ? ' (software: no MSAA)' : ''} · ORT ${inference.pose.provider}` +
         ` · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? '' : ' (not isolated)'} · MuJoCo ${physics.version}`,
     });
   }

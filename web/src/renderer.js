@@ -99,10 +99,22 @@ function axesTriad(len = 0.14) {
   return g;
 }
 
-/** The main view. `backend` 'webgpu' uses three's WebGPURenderer (which falls back to WebGL2). */
+/** Whether WebGL2 here is a software rasterizer (SwiftShader, llvmpipe): the browser refuses a
+ *  context that asks to fail on a "major performance caveat", or names the renderer. */
+function softwareWebGL() {
+  if (!document.createElement('canvas').getContext('webgl2', { failIfMajorPerformanceCaveat: true })) return true;
+  const gl = document.createElement('canvas').getContext('webgl2');
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
+  return /swiftshader|llvmpipe|softpipe|software/i.test(name);
+}
+
+/** The main view. `backend` 'webgpu' uses three's WebGPURenderer (which falls back to WebGL2).
+ *  quality 'auto' on a software rasterizer draws without MSAA and with hard-edged shadows: there
+ *  the main view's MSAA costs the pose camera (same GPU process) a third of the control rate. */
 export class View {
-  static async create(container, { backend, engine, arena }) {
-    let renderer;
+  static async create(container, { backend, engine, arena, quality = 'auto' }) {
+    let renderer, lean = false;
     if (backend === 'webgpu') {
       const { WebGPURenderer } = await import('three/webgpu');
       renderer = new WebGPURenderer({ antialias: true });
@@ -110,18 +122,21 @@ export class View {
     } else {
       const probe = document.createElement('canvas');
       if (!probe.getContext('webgl2')) throw new Error('WebGL2 is not available in this browser (needed to render the scene and the camera image)');
-      renderer = new THREE.WebGLRenderer({ antialias: true });
+      lean = quality === 'auto' && softwareWebGL();
+      renderer = new THREE.WebGLRenderer({ antialias: !lean });
     }
-    return new View(container, renderer, backend, engine, arena);
+    return new View(container, renderer, backend, engine, arena, lean);
   }
 
-  constructor(container, renderer, backend, engine, arena) {
+  constructor(container, renderer, backend, engine, arena, lean = false) {
     this.renderer = renderer;
     this.backend = backend;
+    this.lean = lean; // software GL: no MSAA, basic shadows
     this.basePixelRatio = Math.min(window.devicePixelRatio, 1.5);
     this.resolutionScale = 1;
     renderer.setPixelRatio(this.basePixelRatio);
     renderer.shadowMap.enabled = backend !== 'webgpu' || new URLSearchParams(location.search).has('shadows');
+    if (lean) renderer.shadowMap.type = THREE.BasicShadowMap;
     container.appendChild(renderer.domElement);
     this.container = container;
 
