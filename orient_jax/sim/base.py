@@ -288,12 +288,14 @@ class ReorientEnv:
         z_axis = jnp.array([0.0, 0.0, 1.0])
         yaw = rotations.from_axis_angle(z_axis, jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
         pose = self._settled[jax.random.randint(jax.random.fold_in(key, 2), (), 0, self._settled.shape[0])]
-        # Nearest rest: every settled pose (P, 4) at 8 random yaws, (8 * P, 4) candidates.
-        yaws = rotations.from_axis_angle(z_axis, jax.random.uniform(jax.random.fold_in(key, 3), (8,), maxval=2 * jnp.pi))
-        candidates = rotations.multiply(yaws[:, None, :], self._settled[None, :, :]).reshape(-1, 4)
-        nearest = candidates[jnp.argmin(rotations.geodesic_angle(candidates, target))]
         at_rest = jnp.where(settled, rotations.canonicalize(rotations.multiply(yaw, pose)), yaw)
-        at_rest = jnp.where(near, rotations.canonicalize(nearest), at_rest)
+        if cfg.near_rest_start_fraction > 0:  # static: a reset runs every step (vec_env), so only pay when used
+            # Nearest rest: every settled pose (P, 4) at 8 random yaws, (8 * P, 4) candidates.
+            yaws = rotations.from_axis_angle(z_axis, jax.random.uniform(jax.random.fold_in(key, 3), (8,),
+                                                                        maxval=2 * jnp.pi))
+            candidates = rotations.multiply(yaws[:, None, :], self._settled[None, :, :]).reshape(-1, 4)
+            nearest = candidates[jnp.argmin(rotations.geodesic_angle(candidates, target))]
+            at_rest = jnp.where(near, rotations.canonicalize(nearest), at_rest)
         settled = settled | near
         quat = jnp.where(upright | settled, at_rest, rotations.sample_uniform(k_rot))
         xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
