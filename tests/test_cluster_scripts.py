@@ -73,7 +73,7 @@ def test_goal_training_stages_are_valid_commands():
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     text = path.read_text().replace("\\\n", " ").replace('"$root', "runs/goal").replace('"', "")
     stages = [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("train --")]
-    assert len(stages) == 7
+    assert len(stages) == 9
     parser = build_parser()
     for i, argv in enumerate(stages):
         args = parser.parse_args(["train", "--env", "goal", "--preset", "goal", *argv])
