@@ -129,16 +129,18 @@ async function main() {
   const { manifest, base } = await loadManifest(config.models);
   const backend = await chooseBackend(config.backend);
 
-  let frames, rendererMod, physicsMod, inferenceMod;
+  let frames, rendererMod, physicsMod, inferenceMod, targetsMod;
   try {
-    [frames, rendererMod, physicsMod, inferenceMod] = await Promise.all([
-      import('./frames.js'), import('./renderer.js'), import('./physics.js'), import('./inference.js')]);
+    [frames, rendererMod, physicsMod, inferenceMod, targetsMod] = await Promise.all([
+      import('./frames.js'), import('./renderer.js'), import('./physics.js'), import('./inference.js'),
+      import('./targets.js')]);
   } catch (e) {
     throw new Error(`the page's modules failed to load (${e.message}). Vendored files missing? Run \`npm ci && node scripts/vendor.mjs\` in web/.`);
   }
   const { Physics } = physicsMod;
   const { Inference } = inferenceMod;
   const { View, PoseCamera, loadGlb, engineFromGeoms } = rendererMod;
+  const { holdableTargetSampler } = targetsMod;
   const F = frames;
 
   setStatus('loading physics and models…');
@@ -175,7 +177,9 @@ async function main() {
   let resets = 0;
   let mode = config.mode, obs = config.obs, task = config.task;
   if (task === 'goal' && !inference.policyGoal) task = 'upright';
-  let target = [0, 0, 0, 1];
+  const margin = manifest.models.policy_goal?.config?.env_config?.goal_hold_margin ?? 0.7;
+  const newGoalTarget = holdableTargetSampler(physics.xml, physics.actionScale, margin, rng);
+  let target = task === 'goal' ? newGoalTarget() : [0, 0, 0, 1]; // ?task=goal opens on a random target
   let quatPred = null, prevAction = [0, 0, 0], action = [0, 0, 0];
   let hold = 0, success = null, successT = null;
   let inFlight = null; // async readback: {angVel} of the state whose pose image is being rendered
@@ -292,6 +296,7 @@ async function main() {
       failed: success === false,
       successT,
       goalErrDeg: task === 'goal' ? F.angleDeg(quat, target) : null,
+      target: task === 'goal' ? target.slice() : null,
       renderMs: timing.render,
       viewMs: timing.view,
       resolutionScale: view.resolutionScale,
@@ -329,11 +334,11 @@ async function main() {
     toggleGoal: () => {
       if (!inference.policyGoal) return;
       task = task === 'goal' ? 'upright' : 'goal';
-      if (task === 'goal') target = rng.quat();
+      if (task === 'goal') target = newGoalTarget();
       hold = 0; success = null;
       syncControls();
     },
-    newTarget: () => { target = rng.quat(); hold = 0; success = null; },
+    newTarget: () => { target = newGoalTarget(); hold = 0; success = null; },
   });
   const syncControls = () => ui.setControls({ mode, obs, task });
   ui.setInset(poseCam.canvas);
