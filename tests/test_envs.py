@@ -235,15 +235,7 @@ def test_near_rest_starts_sit_at_rest_next_to_their_targets():
         assert np.all(np.asarray(state.data.qpos[:, 2]) < mjcf.initial_height() - 1e-3)  # set down, not dropped
     assert np.median(gap["near"]) < 0.5 * np.median(gap["rest"]), (np.median(gap["near"]), np.median(gap["rest"]))
     assert np.median(gap["near"]) > 5.0  # a holdable target is not itself a rest
-    # Still at rest: 0.5 s unpowered hardly moves the engine.
-    state = jax.jit(jax.vmap(near.reset))(keys)
-    quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
-    step = jax.jit(jax.vmap(near.step))
-    moved = state
-    for _ in range(25):
-        moved = step(moved, jnp.zeros((300, 3)))
-    turned = np.degrees(np.asarray(rotations.geodesic_angle(quat, rotations.from_mujoco(moved.data.qpos[:, 3:7]))))
-    assert np.percentile(turned, 90) < 2.0
+    # (That such starts stay put unpowered is the settled-pose test's check: same poses, same set-down.)
 
 
 def test_curriculum_fractions_cannot_exceed_one():

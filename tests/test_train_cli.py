@@ -100,11 +100,13 @@ def test_cli_help_explains_every_command():
 
 def test_eval_writes_the_report_and_the_plot(tmp_path):
     """`orient-jax eval` on the shipped upright policy, at smoke scale."""
-    out = _run_cli("eval", "--episodes", "8", "--out", str(tmp_path / "eval"), timeout=900)
+    # Three sweep levels, not the default five: each level compiles its own rollout (CI time).
+    out = _run_cli("eval", "--episodes", "8", "--noise-levels", "0", "1", "4", "--out", str(tmp_path / "eval"),
+                   timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert report["noisy"]["episodes"] == 8 and report["noisy"]["success_rate"] >= 0.75
-    assert set(report["success_vs_noise_scale"]) == {"0.0", "0.5", "1.0", "2.0", "4.0"}
+    assert set(report["success_vs_noise_scale"]) == {"0.0", "1.0", "4.0"}
     png = (tmp_path / "eval" / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert "upright evaluation" in out.stdout
