@@ -75,13 +75,13 @@ def cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     controller = obs_policy_fn(artifact)
     cfg = artifact.env_config
-    results = {
-        "noisy": ev.rollout(artifact.env_name, cfg, controller, args.episodes, args.seed),
-        "clean": ev.rollout(artifact.env_name, ev.without_noise(cfg), controller, args.episodes, args.seed),
-    }
     sweep_eps = max(1, args.episodes // 4)
-    sweep = {s: float(ev.rollout(artifact.env_name, ev.with_noise_scale(cfg, s), controller, sweep_eps, args.seed).success.mean())
-             for s in args.noise_levels}
+    settings = [ev.NoiseSetting(args.episodes, cfg.noise.scale, cfg.noise.ang_vel_std),  # as trained
+                ev.NoiseSetting(args.episodes, 0.0, 0.0)]  # perfect observations
+    settings += [ev.NoiseSetting(sweep_eps, s, cfg.noise.ang_vel_std) for s in args.noise_levels]
+    noisy, clean, *levels = ev.rollouts(artifact.env_name, cfg, controller, settings, args.seed)
+    results = {"noisy": noisy, "clean": clean}
+    sweep = {s: float(r.success.mean()) for s, r in zip(args.noise_levels, levels)}
     report = {"policy": str(args.policy), "env": artifact.env_name, "seed": args.seed,
               **{name: r.summary() for name, r in results.items()},
               "success_vs_noise_scale": {str(k): v for k, v in sweep.items()}, "sweep_episodes": sweep_eps}

@@ -146,12 +146,21 @@ def test_observation_noise_follows_the_model():
     env = sim.load("upright", config_overrides=["randomization.enabled=false"])
     keys = jax.random.split(jax.random.PRNGKey(3), 4000)
     quat = rotations.sample_uniform(jax.random.PRNGKey(4), (4000,))
-    obs = jax.vmap(lambda k, q: env._observe(k, q, jnp.zeros(3), jnp.zeros(3), q))(keys, quat)
+    observe = jax.vmap(lambda k, q, n: env._observe(k, q, jnp.zeros(3), jnp.zeros(3), q, n), in_axes=(0, 0, None))
+    obs = observe(keys, quat, env.noise_levels())
     err = np.rad2deg(np.asarray(rotations.geodesic_angle(obs["quat"], quat)))
     assert abs(np.median(err) - env.noise_model.median_deg()) < 0.25
     # Sign flips: both signs of w occur.
     w = np.asarray(obs["quat"][:, 3])
     assert 0.3 < (w < 0).mean() < 0.7
+    # The levels are data (what lets one compiled evaluation sweep them): x2 doubles the error,
+    # x0 and no gyro noise observe the truth.
+    doubled = observe(keys, quat, {"scale": jnp.float32(2.0), "ang_vel_std": jnp.float32(0.05)})
+    err2 = np.rad2deg(np.asarray(rotations.geodesic_angle(doubled["quat"], quat)))
+    assert abs(np.median(err2) / np.median(err) - 2.0) < 0.1
+    clean = observe(keys, quat, {"scale": jnp.float32(0.0), "ang_vel_std": jnp.float32(0.0)})
+    np.testing.assert_allclose(np.asarray(rotations.geodesic_angle(clean["quat"], quat)), 0.0, atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(clean["ang_vel"]), 0.0)
 
 
 def test_unknown_env_and_bad_overrides_are_user_errors():

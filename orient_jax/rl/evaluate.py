@@ -7,16 +7,17 @@ baseline), on the same starts: episode i always starts from `fold_in(seed, i)`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from orient_jax import sim
-from orient_jax.sim.base import EnvConfig
+from orient_jax.sim.base import EnvConfig, NoiseConfig
 
 Controller = Callable[[dict], jax.Array]
 
@@ -41,39 +42,81 @@ class EvalResult:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class NoiseSetting:
+    """One evaluated setting: `episodes` starts observed at this noise level."""
+
+    episodes: int
+    scale: float  # multiplies the pose-error model's angles
+    ang_vel_std: float  # gyro noise std (rad/s)
+
+
 def rollout(env_name: str, env_config: EnvConfig, controller: Controller, episodes: int, seed: int,
             batch: int = 1000) -> EvalResult:
-    """Run `episodes` full episodes (vmapped, scanned over time) and collect the results.
+    """Run `episodes` full episodes at `env_config`'s noise level (see `rollouts`)."""
+    noise = NoiseSetting(episodes, env_config.noise.scale, env_config.noise.ang_vel_std)
+    return rollouts(env_name, env_config, controller, [noise], seed, batch)[0]
 
+
+def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, settings: Sequence[NoiseSetting],
+             seed: int, batch: int = 1000) -> list[EvalResult]:
+    """Full episodes (vmapped, scanned over time) for each noise setting, one result each.
+
+    Episode i of every setting starts from `fold_in(seed, i)`: the settings differ only in what
+    the controller observes. The noise level is per-episode data (`state.info["noise"]`), so all
+    settings run as one stream of equal chunks of `batch` episodes through one compiled rollout.
     Starts are always the task's uniform random drops: a training curriculum's other starts
     (`upright_start_fraction`, `rest_start_fraction`, `near_rest_start_fraction`) are not part
     of what is measured."""
-    env_config = dataclasses.replace(env_config, upright_start_fraction=0.0, rest_start_fraction=0.0,
-                                     near_rest_start_fraction=0.0)
+    index = np.concatenate([np.arange(s.episodes) for s in settings])
+    scale = np.concatenate([np.full(s.episodes, s.scale, np.float32) for s in settings])
+    gyro = np.concatenate([np.full(s.episodes, s.ang_vel_std, np.float32) for s in settings])
+    chunk = min(batch, index.size)
+    pad = -index.size % chunk  # equal chunks: one compile; the padding episodes are dropped
+    index, scale, gyro = (np.pad(a, (0, pad), mode="edge") for a in (index, scale, gyro))
+    run = _compiled_rollout(env_name, _noise_free(env_config), controller)
+    base = jax.random.PRNGKey(seed)
+    outs = [jax.device_get(run(base, *(jnp.asarray(a[i:i + chunk]) for a in (index, scale, gyro))))
+            for i in range(0, index.size, chunk)]  # host loop over memory-sized chunks only
+    success, success_step, errors = (np.concatenate([o[k] for o in outs]) for k in range(3))
+    dt = env_config.control_dt
+    results, first = [], 0
+    for s in settings:
+        sl = slice(first, first + s.episodes)
+        first += s.episodes
+        results.append(EvalResult(success=success[sl], time_to_success=np.where(success[sl], success_step[sl] * dt, np.nan),
+                                  final_error_deg=errors[sl, -1], error_deg=errors[sl], control_dt=dt))
+    return results
+
+
+def _noise_free(config: EnvConfig) -> EnvConfig:
+    """`config` with the default noise levels (the levels are inputs of the compiled rollout) and
+    only the uniform random drops as starts."""
+    noise = dataclasses.replace(config.noise, scale=NoiseConfig.scale, ang_vel_std=NoiseConfig.ang_vel_std)
+    return dataclasses.replace(config, noise=noise, upright_start_fraction=0.0, rest_start_fraction=0.0,
+                               near_rest_start_fraction=0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controller):
+    """jit(keys base, episode index (B,), noise scale (B,), gyro std (B,)) -> (success (B,),
+    success step (B,), error angle in deg (B, T))."""
     env = sim.load(env_name, env_config)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 
     @jax.jit
-    def run(keys):
+    def run(base, index, scale, gyro):
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(index)
+        state = reset(keys, {"scale": scale, "ang_vel_std": gyro})
+
         def body(state, _):
             state = step(state, controller(state.obs))
             return state, state.metrics["error_deg"]
 
-        state, errors = jax.lax.scan(body, reset(keys), None, length=env.episode_steps)
+        state, errors = jax.lax.scan(body, state, None, length=env.episode_steps)
         return state.info["success"], state.info["success_step"], errors.T
 
-    base = jax.random.PRNGKey(seed)
-    outs = []
-    for start in range(0, episodes, batch):  # host loop over memory-sized chunks only
-        idx = jnp.arange(start, min(start + batch, episodes))
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
-        outs.append(jax.device_get(run(keys)))
-    success = np.concatenate([o[0] for o in outs])
-    success_step = np.concatenate([o[1] for o in outs])
-    errors = np.concatenate([o[2] for o in outs])
-    dt = env_config.control_dt
-    return EvalResult(success=success, time_to_success=np.where(success, success_step * dt, np.nan),
-                      final_error_deg=errors[:, -1], error_deg=errors, control_dt=dt)
+    return run
 
 
 def without_noise(config: EnvConfig) -> EnvConfig:

@@ -242,16 +242,21 @@ class ReorientEnv:
         """(quat [x, y, z, w] canonical, body-frame angular velocity (3,)) from MuJoCo state."""
         return rotations.canonicalize(rotations.from_mujoco(data.qpos[3:7])), data.qvel[3:6]
 
-    def _observe(self, key: jax.Array, quat: jax.Array, ang_vel: jax.Array, prev_action: jax.Array,
-                 target: jax.Array) -> Obs:
-        """Noisy raw signals, as the pose model (quat) and a gyro (ang_vel) would give them."""
+    def noise_levels(self) -> dict[str, jax.Array]:
+        """The episode's observation-noise levels (state.info["noise"]): data, not compile-time
+        constants, so one compiled rollout serves every noise level an evaluation sweeps."""
         cfg = self.config.noise
+        return {"scale": jnp.float32(cfg.scale), "ang_vel_std": jnp.float32(cfg.ang_vel_std)}
+
+    def _observe(self, key: jax.Array, quat: jax.Array, ang_vel: jax.Array, prev_action: jax.Array,
+                 target: jax.Array, noise: dict[str, jax.Array]) -> Obs:
+        """Noisy raw signals, as the pose model (quat) and a gyro (ang_vel) would give them."""
         k_err, k_sign, k_gyro = jax.random.split(key, 3)
-        error = self.noise_model.sample_error(k_err, cfg.scale)
+        error = self.noise_model.sample_error(k_err, noise["scale"])
         noisy = rotations.canonicalize(rotations.multiply(error, quat))
-        if cfg.sign_flip:
+        if self.config.noise.sign_flip:
             noisy = jnp.where(jax.random.bernoulli(k_sign), -noisy, noisy)
-        obs = {"quat": noisy, "ang_vel": ang_vel + cfg.ang_vel_std * jax.random.normal(k_gyro, (3,)),
+        obs = {"quat": noisy, "ang_vel": ang_vel + noise["ang_vel_std"] * jax.random.normal(k_gyro, (3,)),
                "prev_action": prev_action}
         if self.goal_conditioned:
             obs["target"] = target
@@ -272,10 +277,11 @@ class ReorientEnv:
         ])
 
     # ----- API ------------------------------------------------------------------------------
-    def reset(self, key: jax.Array) -> State:
+    def reset(self, key: jax.Array, noise: dict[str, jax.Array] | None = None) -> State:
         """Drop the engine at a uniformly random orientation above the arena's centre (or, for
         the curriculum's fractions of episodes, set it down at rest: upright, in a settled pose,
-        or in the settled pose nearest the target, at a random yaw)."""
+        or in the settled pose nearest the target, at a random yaw). `noise`: this episode's
+        observation-noise levels (default: the config's, `noise_levels()`)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
         k_mode, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
         cfg = self.config
@@ -307,9 +313,10 @@ class ReorientEnv:
         info = {"rng": k_next, "dr": self._sample_randomization(k_dr), "target": target,
                 "step": jnp.zeros((), jnp.int32), "hold": jnp.zeros((), jnp.int32),
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
-                "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool)}
+                "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool),
+                "noise": self.noise_levels() if noise is None else noise}
         zeros3 = jnp.zeros(3)
-        obs = self._observe(k_obs, quat, zeros3, zeros3, target)
+        obs = self._observe(k_obs, quat, zeros3, zeros3, target, info["noise"])
         metrics = self._zero_metrics()
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, zeros3, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
@@ -350,7 +357,7 @@ class ReorientEnv:
         metrics = {"error_deg": jnp.rad2deg(error), "ang_vel": jnp.linalg.norm(ang_vel),
                    "success": info["success"].astype(jnp.float32), "nan": bad.astype(jnp.float32),
                    **{f"reward/{k}": scales[k] * v for k, v in terms.items()}}
-        obs = self._observe(k_obs, quat, ang_vel, action, info["target"])
+        obs = self._observe(k_obs, quat, ang_vel, action, info["target"], info["noise"])
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, info["target"], action, info),
                      reward=reward, done=truncated | bad, truncated=truncated & ~bad, metrics=metrics, info=info)
 
