@@ -47,6 +47,7 @@ def test_eval_writes_the_report_and_the_plot(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert report["noisy"]["episodes"] == 8 and report["noisy"]["success_rate"] >= 0.75
+    assert report["clean"]["episodes"] == report["nominal"]["episodes"] == 8
     assert set(report["success_vs_noise_scale"]) == {"0.0", "1.0", "4.0"}
     png = (tmp_path / "eval" / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000

@@ -43,41 +43,46 @@ class EvalResult:
 
 
 @dataclasses.dataclass(frozen=True)
-class NoiseSetting:
-    """One evaluated setting: `episodes` starts observed at this noise level."""
+class Setting:
+    """One evaluated setting: `episodes` starts, observed at this noise level, with the physics
+    randomized as in training (`randomization` in the env config) or nominal (the MJCF as it
+    is: the object the browser simulates)."""
 
     episodes: int
-    scale: float  # multiplies the pose-error model's angles
+    noise_scale: float  # multiplies the pose-error model's angles
     ang_vel_std: float  # gyro noise std (rad/s)
+    randomized_physics: bool = True
 
 
 def rollout(env_name: str, env_config: EnvConfig, controller: Controller, episodes: int, seed: int,
             batch: int = 1000) -> EvalResult:
     """Run `episodes` full episodes at `env_config`'s noise level (see `rollouts`)."""
-    noise = NoiseSetting(episodes, env_config.noise.scale, env_config.noise.ang_vel_std)
-    return rollouts(env_name, env_config, controller, [noise], seed, batch)[0]
+    setting = Setting(episodes, env_config.noise.scale, env_config.noise.ang_vel_std)
+    return rollouts(env_name, env_config, controller, [setting], seed, batch)[0]
 
 
-def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, settings: Sequence[NoiseSetting],
+def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, settings: Sequence[Setting],
              seed: int, batch: int = 1000) -> list[EvalResult]:
-    """Full episodes (vmapped, scanned over time) for each noise setting, one result each.
+    """Full episodes (vmapped, scanned over time) for each setting, one result each.
 
-    Episode i of every setting starts from `fold_in(seed, i)`: the settings differ only in what
-    the controller observes. The noise level is per-episode data (`state.info["noise"]`), so all
-    settings run as one stream of equal chunks of `batch` episodes through one compiled rollout.
+    Episode i of every setting starts from `fold_in(seed, i)` (same drop, target and physics
+    draw): the settings differ only in the noise observed and whether the physics draw is used.
+    Both are per-episode data (`state.info["noise"]`, `state.info["dr"]`), so all settings run as
+    one stream of equal chunks of `batch` episodes through one compiled rollout.
     Starts are always the task's uniform random drops: a training curriculum's other starts
     (`upright_start_fraction`, `rest_start_fraction`, `near_rest_start_fraction`) are not part
     of what is measured."""
-    index = np.concatenate([np.arange(s.episodes) for s in settings])
-    scale = np.concatenate([np.full(s.episodes, s.scale, np.float32) for s in settings])
-    gyro = np.concatenate([np.full(s.episodes, s.ang_vel_std, np.float32) for s in settings])
-    chunk = min(batch, index.size)
-    pad = -index.size % chunk  # equal chunks: one compile; the padding episodes are dropped
-    index, scale, gyro = (np.pad(a, (0, pad), mode="edge") for a in (index, scale, gyro))
+    per_episode = lambda field, dtype: np.concatenate([np.full(s.episodes, getattr(s, field), dtype) for s in settings])
+    columns = [np.concatenate([np.arange(s.episodes) for s in settings]), per_episode("noise_scale", np.float32),
+               per_episode("ang_vel_std", np.float32), per_episode("randomized_physics", bool)]
+    total = columns[0].size
+    chunk = min(batch, total)
+    pad = -total % chunk  # equal chunks: one compile; the padding episodes are dropped
+    columns = [np.pad(c, (0, pad), mode="edge") for c in columns]
     run = _compiled_rollout(env_name, _noise_free(env_config), controller)
     base = jax.random.PRNGKey(seed)
-    outs = [jax.device_get(run(base, *(jnp.asarray(a[i:i + chunk]) for a in (index, scale, gyro))))
-            for i in range(0, index.size, chunk)]  # host loop over memory-sized chunks only
+    outs = [jax.device_get(run(base, *(jnp.asarray(c[i:i + chunk]) for c in columns)))
+            for i in range(0, total + pad, chunk)]  # host loop over memory-sized chunks only
     success, success_step, errors = (np.concatenate([o[k] for o in outs]) for k in range(3))
     dt = env_config.control_dt
     results, first = [], 0
@@ -99,15 +104,19 @@ def _noise_free(config: EnvConfig) -> EnvConfig:
 
 @functools.lru_cache(maxsize=8)
 def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controller):
-    """jit(keys base, episode index (B,), noise scale (B,), gyro std (B,)) -> (success (B,),
-    success step (B,), error angle in deg (B, T))."""
+    """jit(key, episode index (B,), noise scale (B,), gyro std (B,), randomized physics (B,) bool)
+    -> (success (B,), success step (B,), error angle in deg (B, T))."""
     env = sim.load(env_name, env_config)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 
     @jax.jit
-    def run(base, index, scale, gyro):
+    def run(base, index, scale, gyro, randomized):
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(index)
         state = reset(keys, {"scale": scale, "ang_vel_std": gyro})
+        nominal = env.nominal_physics()
+        dr = jax.tree.map(lambda d, n: jnp.where(randomized.reshape((-1,) + (1,) * n.ndim), d, n),
+                          state.info["dr"], nominal)
+        state = state.replace(info={**state.info, "dr": dr})
 
         def body(state, _):
             state = step(state, controller(state.obs))

@@ -206,12 +206,16 @@ class ReorientEnv:
         return spec
 
     # ----- dynamics -------------------------------------------------------------------------
+    def nominal_physics(self) -> dict[str, jax.Array]:
+        """The randomization draw (state.info["dr"]) that leaves the MJCF's physics as it is."""
+        return {"mass": jnp.ones(()), "inertia": jnp.ones(3), "friction": jnp.asarray(self.mj_model.geom_friction[self._hull_geom, 0]),
+                "torque_gain": jnp.ones(())}
+
     def _sample_randomization(self, key: jax.Array) -> dict[str, jax.Array]:
         r = self.config.randomization
         keys = jax.random.split(key, 4)
         if not r.enabled:
-            return {"mass": jnp.ones(()), "inertia": jnp.ones(3), "friction": jnp.asarray(self.mj_model.geom_friction[self._hull_geom, 0]),
-                    "torque_gain": jnp.ones(())}
+            return self.nominal_physics()
         u = lambda k, rng, shape=(): jax.random.uniform(k, shape, minval=rng[0], maxval=rng[1])
         return {"mass": u(keys[0], r.mass), "inertia": u(keys[1], r.inertia, (3,)),
                 "friction": u(keys[2], r.friction), "torque_gain": u(keys[3], r.torque_gain)}
