@@ -100,14 +100,14 @@ def _print_eval(report: dict) -> None:
     table = Table(title=f"{report['env']} evaluation")
     for col in ("setting", "success", "median t (s)", "p90 t (s)", "median final err (deg)"):
         table.add_column(col)
-    labels = {"noisy": "noisy obs, randomized physics (as trained)", "clean": "perfect obs, randomized physics",
-              "nominal": "noisy obs, nominal physics (the MJCF as is)"}
+    labels = {"noisy": "noisy (as trained)", "clean": "perfect obs", "nominal": "noisy, nominal physics"}
     for name, label in labels.items():
         s = report[name]
         fmt = lambda v: "-" if v is None else f"{v:.2f}"
         table.add_row(label, f"{s['success_rate']:.1%}", fmt(s["time_to_success_median_s"]),
                       fmt(s["time_to_success_p90_s"]), f"{s['final_error_median_deg']:.2f}")
     Console().print(table)
+    print("physics randomized as in training, except the nominal row (the MJCF as is, as the browser runs it)")
     print("success vs noise scale:", ", ".join(f"x{k}: {v:.1%}" for k, v in report["success_vs_noise_scale"].items()))
 
 
