@@ -64,7 +64,6 @@ def test_kill_then_resume_gives_the_same_parameters(tmp_path, reference_run):
 
 
 
-
 def test_warm_start_continues_from_another_run(tmp_path, reference_run):
     from orient_jax.rl.train import warm_start_params
     from orient_jax.errors import UserError
@@ -89,3 +88,28 @@ def test_warm_start_continues_from_another_run(tmp_path, reference_run):
         warm_start_params(stage1, "upright", preset("tiny", actor_hidden=(64, 64)))
     bad = run_cli("train", "--preset", "tiny", "--workdir", str(tmp_path / "stage3"), "--init-from", str(tmp_path), "--no-progress")
     assert bad.returncode != 0 and "not a training run folder" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_warm_start_reads_only_the_parameters(tmp_path, reference_run):
+    """A run saved by an older version (here: env states without the per-episode noise levels)
+    still starts the next stage: a warm start restores the parameters and nothing else."""
+    import shutil
+
+    from orient_jax.rl.ppo import PPO
+    from orient_jax.rl.train import warm_start_params
+
+    stage1, source = reference_run
+    old = tmp_path / "old_run"
+    old.mkdir()
+    shutil.copy(stage1 / "config.json", old / "config.json")
+    manager = ckpt_lib.checkpoint_manager(stage1, 1)
+    step = manager.latest_step()
+    state = ckpt_lib.restore_train_state(manager, step, PPO(sim.load("upright"), preset("tiny")).abstract_state())
+    info = {k: v for k, v in state.env_state.info.items() if k != "noise"}
+    state = state.replace(env_state=state.env_state.replace(info=info))
+    old_manager = ckpt_lib.checkpoint_manager(old, 1)
+    ckpt_lib.save_train_state(old_manager, step, state, force=True)
+    old_manager.wait_until_finished()
+    params = warm_start_params(old, "upright", preset("tiny"))
+    for a, b in zip(_leaves(source), [np.asarray(x) for x in jax.tree.leaves((params.actor, params.obs_norm))], strict=True):
+        np.testing.assert_array_equal(a, b)

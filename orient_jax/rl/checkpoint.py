@@ -63,6 +63,18 @@ def restore_train_state(manager: ocp.CheckpointManager, step: int, abstract: Any
     return unpack(restored, abstract)
 
 
+def restore_params(manager: ocp.CheckpointManager, step: int, abstract_params: Any) -> Any:
+    """Only the `params` of a saved train state: what a warm start needs. The rest of the state
+    (optimizer, env states) may have another structure, e.g. from an older version."""
+    item = {"params": pack(abstract_params)}
+    restore_args = jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding) if getattr(x, "sharding", None)
+                                else ocp.RestoreArgs(), item)
+    path = Path(manager.directory) / str(step) / "default"
+    restored = ocp.PyTreeCheckpointer().restore(path, args=ocp.args.PyTreeRestore(
+        item=item, restore_args=restore_args, partial_restore=True))
+    return unpack(restored["params"], abstract_params)
+
+
 @dataclasses.dataclass
 class PolicyArtifact:
     env_name: str

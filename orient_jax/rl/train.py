@@ -147,7 +147,7 @@ def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_st
         raise UserError(f"--init-from {source}: no checkpoint in {source / 'checkpoints'}")
     src = PPO(sim.load(env_name, src_env), src_ppo)
     try:
-        params = ckpt_lib.restore_train_state(manager, latest, src.abstract_state()).params
+        params = ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
     except Exception as exc:
         raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {exc}") from exc
     if min_std > 0:
