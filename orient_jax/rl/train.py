@@ -73,7 +73,9 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
         try:
             state = ckpt_lib.restore_train_state(manager, latest, ppo.abstract_state())
         except Exception as exc:
-            raise UserError(f"cannot resume from {workdir / 'checkpoints' / str(latest)}: {type(exc).__name__}: {exc}") from exc
+            first = (str(exc).strip().splitlines() or [""])[0]  # orbax appends a multi-line tree diff
+            raise UserError(f"cannot resume from {workdir / 'checkpoints' / str(latest)}: {type(exc).__name__}: {first} "
+                            f"(saved by another version or config? continue it in a new --workdir with --init-from)") from exc
         console.print(f"[bold]resuming[/] {run.env} from update {latest} in {workdir}")
     else:
         state = ppo.init(jax.random.PRNGKey(ppo_config.seed))
@@ -149,7 +151,8 @@ def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_st
     try:
         params = ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
     except Exception as exc:
-        raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {first}") from exc
     if min_std > 0:
         actor = params.actor["params"]
         actor = {**actor, "log_std": jax.numpy.maximum(actor["log_std"], np.log(min_std))}
