@@ -16,7 +16,7 @@ from pathlib import Path
 import common
 
 
-def torque_share(env, state) -> "jax.Array":
+def torque_share(env, state):
     """(N,) share of the episode's torque limit that holding its target takes."""
     import jax.numpy as jnp
 
@@ -43,7 +43,7 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
         cfg = dataclasses.replace(cfg, randomization=dataclasses.replace(cfg.randomization, enabled=False))
     result = ev.rollout("goal", cfg, obs_policy_fn(artifact), episodes, seed)
     # The same starts' targets and physics draws (evaluation starts are uniform drops).
-    env = sim.load("goal", ev._noise_free(cfg))
+    env = sim.load("goal", ev.evaluation_config(cfg))
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(jnp.arange(episodes))
     share = np.asarray(jax.jit(lambda k: torque_share(env, jax.vmap(env.reset)(k)))(keys))
     return {"success": result.success, "share": share}

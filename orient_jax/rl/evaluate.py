@@ -79,7 +79,7 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     chunk = min(batch, total)
     pad = -total % chunk  # equal chunks: one compile; the padding episodes are dropped
     columns = [np.pad(c, (0, pad), mode="edge") for c in columns]
-    run = _compiled_rollout(env_name, _noise_free(env_config), controller)
+    run = _compiled_rollout(env_name, evaluation_config(env_config), controller)
     base = jax.random.PRNGKey(seed)
     outs = [jax.device_get(run(base, *(jnp.asarray(c[i:i + chunk]) for c in columns)))
             for i in range(0, total + pad, chunk)]  # host loop over memory-sized chunks only
@@ -94,9 +94,9 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     return results
 
 
-def _noise_free(config: EnvConfig) -> EnvConfig:
-    """`config` with the default noise levels (the levels are inputs of the compiled rollout) and
-    only the uniform random drops as starts."""
+def evaluation_config(config: EnvConfig) -> EnvConfig:
+    """The env config every evaluation rollout is compiled for: `config` with the default noise
+    levels (the levels are per-episode inputs) and only the task's uniform random drops as starts."""
     noise = dataclasses.replace(config.noise, scale=NoiseConfig.scale, ang_vel_std=NoiseConfig.ang_vel_std)
     return dataclasses.replace(config, noise=noise, upright_start_fraction=0.0, rest_start_fraction=0.0,
                                near_rest_start_fraction=0.0)

@@ -73,8 +73,7 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
         try:
             state = ckpt_lib.restore_train_state(manager, latest, ppo.abstract_state())
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]  # orbax appends a multi-line tree diff
-            raise UserError(f"cannot resume from {workdir / 'checkpoints' / str(latest)}: {type(exc).__name__}: {first} "
+            raise UserError(f"cannot resume from {workdir / 'checkpoints' / str(latest)}: {_first_line(exc)} "
                             f"(saved by another version or config? continue it in a new --workdir with --init-from)") from exc
         console.print(f"[bold]resuming[/] {run.env} from update {latest} in {workdir}")
     else:
@@ -127,6 +126,11 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     return artifact
 
 
+def _first_line(exc: Exception) -> str:
+    """`Type: first line` of an exception: orbax appends a multi-line tree diff to its messages."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_std: float = 0.0):
     """The `Params` of the latest checkpoint of the run in `source` (same task, same networks),
     the actor's action std raised to at least `min_std` (0 = as trained)."""
@@ -151,8 +155,7 @@ def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_st
     try:
         params = ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {type(exc).__name__}: {first}") from exc
+        raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {_first_line(exc)}") from exc
     if min_std > 0:
         actor = params.actor["params"]
         actor = {**actor, "log_std": jax.numpy.maximum(actor["log_std"], np.log(min_std))}
