@@ -165,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET)")
     p.add_argument("--checkpoint-every", type=int, default=20, help="save the training state every N updates")
-    p.add_argument("--init-from", metavar="RUN_DIR",
+    p.add_argument("--init-from", metavar="DIR",
                    help="warm start from another run folder's latest checkpoint (same task and network sizes): "
-                        "a curriculum's next stage; ignored when resuming")
+                        "a curriculum's next stage; or from a policy artifact such as models/checkpoints/goal "
+                        "(actor only, fresh critic: add --set ppo.actor_frozen_updates=N); ignored when resuming")
     p.add_argument("--warm-start-std", type=float, default=0.0, metavar="S",
                    help="with --init-from: raise the policy's action std to at least S (fresh exploration; default keep)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")

@@ -183,6 +183,22 @@ def test_randomization_changes_the_physics():
     assert np.isclose(float(model.body_mass[1]), env.mj_model.body_mass[1] * float(a["mass"]), rtol=1e-5)
 
 
+def test_reset_can_ask_for_nominal_physics():
+    """Evaluation's nominal-physics episodes: the same start, the MJCF's own physics, and the
+    critic's privileged features say so from the first step."""
+    env = sim.load("upright")
+    key = jax.random.PRNGKey(4)
+    drawn = env.reset(key, randomized=jnp.bool_(True))
+    nominal = env.reset(key, randomized=jnp.bool_(False))
+    for name, value in env.nominal_physics().items():
+        np.testing.assert_array_equal(nominal.info["dr"][name], value)
+        assert not np.array_equal(drawn.info["dr"][name], value)
+    np.testing.assert_array_equal(drawn.info["dr"]["mass"], env.reset(key).info["dr"]["mass"])
+    np.testing.assert_array_equal(drawn.data.qpos, nominal.data.qpos)
+    assert not np.array_equal(drawn.critic_obs, nominal.critic_obs)
+    np.testing.assert_array_equal(drawn.obs["quat"], nominal.obs["quat"])
+
+
 def test_upright_start_curriculum_sets_the_engine_down_at_rest():
     env = sim.load("goal", config_overrides=["upright_start_fraction=0.5", "randomization.enabled=false"])
     keys = jax.random.split(jax.random.PRNGKey(3), 400)

@@ -59,11 +59,6 @@ def test_kill_then_resume_gives_the_same_parameters(tmp_path, reference_run):
     assert sorted(set(updates)) == list(range(1, UPDATES + 1))
 
 
-
-
-
-
-
 def test_warm_start_continues_from_another_run(tmp_path, reference_run):
     from orient_jax.rl.train import warm_start_params
     from orient_jax.errors import UserError
@@ -113,3 +108,35 @@ def test_warm_start_reads_only_the_parameters(tmp_path, reference_run):
     params = warm_start_params(old, "upright", preset("tiny"))
     for a, b in zip(_leaves(source), [np.asarray(x) for x in jax.tree.leaves((params.actor, params.obs_norm))], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_from_a_policy_artifact(tmp_path, reference_run):
+    """A shipped policy (actor + normalizer, no critic) starts a fine-tuning run: the critic is
+    fresh, and `ppo.actor_frozen_updates` holds the actor exactly still while it learns."""
+    from orient_jax.errors import UserError
+    from orient_jax.rl.ppo import PPO
+    from orient_jax.rl.train import warm_start_params
+
+    stage1, source = reference_run
+    fresh = PPO(sim.load("upright"), preset("tiny")).init(jax.random.PRNGKey(3)).params
+    params = warm_start_params(stage1 / "policy", "upright", preset("tiny"), fresh=fresh)
+    for a, b in zip(_leaves(source), [np.asarray(x) for x in jax.tree.leaves((params.actor, params.obs_norm))], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(fresh.critic), jax.tree.leaves(params.critic), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(UserError, match="cannot start a 'goal' run"):
+        warm_start_params(stage1 / "policy", "goal", preset("tiny"), fresh=fresh)
+
+    # Through the CLI: with the actor frozen for every update it stays exactly the source's
+    # (only the normalizer and critic learn); one more update moves it.
+    actors = {}
+    for updates in (3, 4):
+        workdir = tmp_path / f"finetune{updates}"
+        out = run_cli("train", "--preset", "tiny", "--set", f"ppo.total_steps={32 * 16 * updates}",
+                      "--set", "ppo.actor_frozen_updates=3", "--workdir", str(workdir),
+                      "--init-from", str(stage1 / "policy"), "--no-progress")
+        assert out.returncode == 0, out.stderr[-3000:]
+        actors[updates] = jax.tree.leaves(ckpt_lib.load_policy(workdir / "policy").actor_params)
+    for a, b in zip(jax.tree.leaves(source.actor_params), actors[3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(actors[3], actors[4]))

@@ -112,11 +112,7 @@ def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controll
     @jax.jit
     def run(base, index, scale, gyro, randomized):
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(index)
-        state = reset(keys, {"scale": scale, "ang_vel_std": gyro})
-        nominal = env.nominal_physics()
-        dr = jax.tree.map(lambda d, n: jnp.where(randomized.reshape((-1,) + (1,) * n.ndim), d, n),
-                          state.info["dr"], nominal)
-        state = state.replace(info={**state.info, "dr": dr})
+        state = reset(keys, {"scale": scale, "ang_vel_std": gyro}, randomized)
 
         def body(state, _):
             state = step(state, controller(state.obs))

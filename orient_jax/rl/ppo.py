@@ -58,6 +58,10 @@ class PPOConfig:
     """Actor MLP widths (kept small: it runs in the browser every frame)."""
     critic_hidden: tuple[int, ...] = (256, 256)
     init_log_std: float = -0.5
+    actor_frozen_updates: int = 0
+    """Hold the actor still (zero gradient) for this many updates at the start while the
+    critic learns: a warm start from a shipped policy brings no critic, and a fresh critic's
+    advantages would only undo the policy."""
     seed: int = 0
     """PRNG seed of the whole run (init, envs, minibatches)."""
 
@@ -71,6 +75,7 @@ class PPOConfig:
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
         check_range("clip_eps", self.clip_eps, 0.0, 10.0)
+        check_range("actor_frozen_updates", self.actor_frozen_updates, 0, 1 << 30)
 
     @property
     def steps_per_update(self) -> int:
@@ -220,6 +225,9 @@ class PPO:
                 nets, opt_state = carry
                 (loss, aux), grads = jax.value_and_grad(self._loss, has_aux=True)(nets, params, mb)
                 grads = jax.lax.pmean(grads, AXIS)
+                # Adam on an all-zero gradient moves nothing: the actor waits for the critic.
+                actor_live = (ts.update >= cfg.actor_frozen_updates).astype(jnp.float32)
+                grads = (jax.tree.map(lambda g: g * actor_live, grads[0]), grads[1])
                 updates, opt_state = self.optimizer.update(grads, opt_state, nets)
                 return (optax.apply_updates(nets, updates), opt_state), aux
 

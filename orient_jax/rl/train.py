@@ -23,7 +23,7 @@ from orient_jax import config as config_lib
 from orient_jax import sim
 from orient_jax.errors import UserError
 from orient_jax.rl import checkpoint as ckpt_lib
-from orient_jax.rl.ppo import PPO, PPOConfig
+from orient_jax.rl.ppo import PPO, Params, PPOConfig
 from orient_jax.sim.base import EnvConfig
 
 
@@ -37,8 +37,10 @@ class RunConfig:
     """Write metrics every this many updates."""
     init_from: str = ""
     """Warm start: another run folder of the same task and network sizes whose latest
-    checkpoint gives the starting parameters and normalizers (a curriculum's next stage);
-    the optimizer, envs and counters start fresh. "" = random initialization."""
+    checkpoint gives the starting parameters and normalizers (a curriculum's next stage),
+    or a policy artifact (e.g. models/checkpoints/goal: actor and normalizer only, the critic
+    starts fresh; pair it with ppo.actor_frozen_updates); the optimizer, envs and counters
+    start fresh. "" = random initialization."""
     warm_start_std: float = 0.0
     """On a warm start, raise the policy's action std to at least this (0 = keep it): a
     converged policy explores too little to learn what the new stage adds."""
@@ -79,7 +81,8 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
     else:
         state = ppo.init(jax.random.PRNGKey(ppo_config.seed))
         if run.init_from:
-            params = warm_start_params(Path(run.init_from), run.env, ppo_config, min_std=run.warm_start_std)
+            params = warm_start_params(Path(run.init_from), run.env, ppo_config, min_std=run.warm_start_std,
+                                       fresh=state.params)
             state = state.replace(params=params)
             console.print(f"[bold]warm start[/] from {run.init_from}")
 
@@ -131,36 +134,61 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
-def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_std: float = 0.0):
-    """The `Params` of the latest checkpoint of the run in `source` (same task, same networks),
+def warm_start_params(source: Path, env_name: str, ppo_config: PPOConfig, min_std: float = 0.0,
+                      fresh: Params | None = None) -> Params:
+    """The `Params` to start from: a run folder's latest checkpoint (same task, same networks),
+    or a policy artifact's actor and normalizer over `fresh` (its critic, newly initialized);
     the actor's action std raised to at least `min_std` (0 = as trained)."""
     source = Path(source).resolve()
+    if (source / "policy.json").is_file() and not (source / "config.json").is_file():
+        params = _params_from_policy(source, env_name, ppo_config, fresh)
+    else:
+        params = _params_from_run(source, env_name, ppo_config)
+    if min_std > 0:
+        actor = params.actor["params"]
+        actor = {**actor, "log_std": jax.numpy.maximum(actor["log_std"], np.log(min_std))}
+        params = params.replace(actor={**params.actor, "params": actor})
+    return params
+
+
+def _check_source(source: Path, src_task: str, src_ppo: PPOConfig, env_name: str, ppo_config: PPOConfig,
+                  fields: tuple[str, ...]) -> None:
+    if src_task != env_name:
+        raise UserError(f"--init-from {source}: a {src_task!r} run cannot start a {env_name!r} run")
+    for field in fields:
+        if getattr(src_ppo, field) != getattr(ppo_config, field):
+            raise UserError(f"--init-from {source}: {field} {getattr(src_ppo, field)} differs from {getattr(ppo_config, field)}")
+
+
+def _params_from_run(source: Path, env_name: str, ppo_config: PPOConfig) -> Params:
     try:
         record = json.loads((source / "config.json").read_text())
         src_env = config_lib.from_dict(EnvConfig, record["env"])
         src_ppo = config_lib.from_dict(PPOConfig, record["ppo"])
         src_task = record["run"]["env"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise UserError(f"--init-from {source}: not a training run folder ({type(exc).__name__}: {exc})") from exc
-    if src_task != env_name:
-        raise UserError(f"--init-from {source}: a {src_task!r} run cannot start a {env_name!r} run")
-    for field in ("actor_hidden", "critic_hidden"):
-        if getattr(src_ppo, field) != getattr(ppo_config, field):
-            raise UserError(f"--init-from {source}: {field} {getattr(src_ppo, field)} differs from {getattr(ppo_config, field)}")
+        raise UserError(f"--init-from {source}: not a training run folder or policy ({type(exc).__name__}: {exc})") from exc
+    _check_source(source, src_task, src_ppo, env_name, ppo_config, ("actor_hidden", "critic_hidden"))
     manager = ckpt_lib.checkpoint_manager(source, 1)
     latest = manager.latest_step()
     if latest is None:
         raise UserError(f"--init-from {source}: no checkpoint in {source / 'checkpoints'}")
     src = PPO(sim.load(env_name, src_env), src_ppo)
     try:
-        params = ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
+        return ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
     except Exception as exc:
         raise UserError(f"--init-from {source}: cannot restore checkpoint {latest}: {_first_line(exc)}") from exc
-    if min_std > 0:
-        actor = params.actor["params"]
-        actor = {**actor, "log_std": jax.numpy.maximum(actor["log_std"], np.log(min_std))}
-        params = params.replace(actor={**params.actor, "params": actor})
-    return params
+
+
+def _params_from_policy(source: Path, env_name: str, ppo_config: PPOConfig, fresh: Params | None) -> Params:
+    if fresh is None:
+        raise ValueError("a warm start from a policy artifact needs fresh params for the critic")
+    artifact = ckpt_lib.load_policy(source)
+    _check_source(source, artifact.env_name, artifact.ppo_config, env_name, ppo_config, ("actor_hidden",))
+    # Same placement as the fresh parameters (replicated over the mesh).
+    place = lambda new, old: jax.device_put(jax.numpy.asarray(new, old.dtype), old.sharding)
+    return fresh.replace(actor=jax.tree.map(place, artifact.actor_params, fresh.actor),
+                         obs_norm=jax.tree.map(place, artifact.obs_norm, fresh.obs_norm))
 
 
 def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:

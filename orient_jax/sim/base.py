@@ -281,11 +281,13 @@ class ReorientEnv:
         ])
 
     # ----- API ------------------------------------------------------------------------------
-    def reset(self, key: jax.Array, noise: dict[str, jax.Array] | None = None) -> State:
+    def reset(self, key: jax.Array, noise: dict[str, jax.Array] | None = None,
+              randomized: jax.Array | None = None) -> State:
         """Drop the engine at a uniformly random orientation above the arena's centre (or, for
         the curriculum's fractions of episodes, set it down at rest: upright, in a settled pose,
         or in the settled pose nearest the target, at a random yaw). `noise`: this episode's
-        observation-noise levels (default: the config's, `noise_levels()`)."""
+        observation-noise levels (default: the config's, `noise_levels()`). `randomized`: a bool
+        scalar, False = this episode runs on nominal physics (default: the config decides)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
         k_mode, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
         cfg = self.config
@@ -314,7 +316,10 @@ class ReorientEnv:
         height = jnp.where(upright | settled, rest_height, self._init_height)
         qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
         data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
-        info = {"rng": k_next, "dr": self._sample_randomization(k_dr), "target": target,
+        dr = self._sample_randomization(k_dr)
+        if randomized is not None:
+            dr = jax.tree.map(lambda d, n: jnp.where(randomized, d, n), dr, self.nominal_physics())
+        info = {"rng": k_next, "dr": dr, "target": target,
                 "step": jnp.zeros((), jnp.int32), "hold": jnp.zeros((), jnp.int32),
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
                 "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool),
