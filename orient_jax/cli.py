@@ -69,12 +69,15 @@ def cmd_eval(args) -> int:
     if args.episodes < 1:
         raise UserError("--episodes must be at least 1")
     artifact = load_policy(Path(args.policy))
+    from orient_jax import config as config_lib
+
+    # Other conditions than the training's: e.g. another policy's physics ranges.
+    cfg = config_lib.apply_overrides(artifact.env_config, [o.removeprefix("env.") for o in args.set])
     policy_dir = Path(args.policy)
     in_run = (policy_dir.parent / "config.json").is_file()  # a policy inside a training run folder
     out = Path(args.out or (policy_dir.parent / "eval" if in_run else Path("runs") / f"eval-{policy_dir.name}"))
     out.mkdir(parents=True, exist_ok=True)
     controller = obs_policy_fn(artifact)
-    cfg = artifact.env_config
     sweep_eps = max(1, args.episodes // 4)
     settings = [ev.Setting(args.episodes, cfg.noise.scale, cfg.noise.ang_vel_std),  # as trained
                 ev.Setting(args.episodes, 0.0, 0.0),  # perfect observations
@@ -83,7 +86,7 @@ def cmd_eval(args) -> int:
     noisy, clean, nominal, *levels = ev.rollouts(artifact.env_name, cfg, controller, settings, args.seed)
     results = {"noisy": noisy, "clean": clean, "nominal": nominal}
     sweep = {s: float(r.success.mean()) for s, r in zip(args.noise_levels, levels)}
-    report = {"policy": str(args.policy), "env": artifact.env_name, "seed": args.seed,
+    report = {"policy": str(args.policy), "env": artifact.env_name, "seed": args.seed, "overrides": list(args.set),
               **{name: r.summary() for name, r in results.items()},
               "success_vs_noise_scale": {str(k): v for k, v in sweep.items()}, "sweep_episodes": sweep_eps}
     ev.write_report(out / "eval.json", report)
@@ -108,12 +111,16 @@ def _print_eval(report: dict) -> None:
                       fmt(s["time_to_success_p90_s"]), f"{s['final_error_median_deg']:.2f}")
     Console().print(table)
     print("physics randomized as in training, except the nominal row (the MJCF as is, as the browser runs it)")
+    if report.get("overrides"):
+        print("env config as trained, except:", " ".join(report["overrides"]))
     print("success vs noise scale:", ", ".join(f"x{k}: {v:.1%}" for k, v in report["success_vs_noise_scale"].items()))
 
 
 def cmd_quickstart(args) -> int:
     """The README's main job: train the quick preset and evaluate it."""
     args.env, args.preset = "upright", args.preset
+    # One process: quickstart has no multi-process options.
+    args.distributed, args.coordinator, args.num_processes, args.process_id = False, None, None, None
     args.set = args.set or []
     args.workdir = args.workdir or f"runs/quickstart-{args.preset}"
     args.checkpoint_every = 20
@@ -121,6 +128,7 @@ def cmd_quickstart(args) -> int:
     args.policy = str(Path(args.workdir) / "policy")
     args.out = None
     args.noise_levels = [0.0, 1.0, 2.0, 4.0]
+    args.set = []  # the training's overrides are already the policy's env config
     return cmd_eval(args)
 
 
@@ -186,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
     p.add_argument("--noise-levels", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0],
                    help="noise scales for the success-vs-noise sweep (x the pose-error model)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="evaluate under another env config than the one trained with, e.g. "
+                        "--set \"env.randomization.torque_gain=[0.85,1.1]\" (repeatable)")
     p.add_argument("--out", help="output folder for eval.json and eval.png (default: RUN/eval for a run's policy, else runs/eval-NAME)")
     p.set_defaults(func=cmd_eval)
 

@@ -22,6 +22,7 @@ def test_cli_user_errors_are_one_line(tmp_path):
         (["eval", "--policy", str(tmp_path / "missing")], "no policy checkpoint"),
         (["eval", "--policy", str(broken)], "corrupt policy metadata"),
         (["eval", "--policy", str(partial)], "corrupt or unreadable"),
+        (["eval", "--set", "env.nope=1"], "unknown config key"),
     ]
     for args, message in cases:
         out = run_cli(*args, timeout=120)
@@ -52,3 +53,27 @@ def test_eval_writes_the_report_and_the_plot(tmp_path):
     png = (tmp_path / "eval" / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert "upright evaluation" in out.stdout
+
+
+def test_eval_can_change_the_conditions(tmp_path):
+    """`eval --set`: the same policy under another env config (here a hold as long as the
+    episode, which no dropped start can meet): the report says so and the numbers follow."""
+    out = run_cli("eval", "--episodes", "4", "--noise-levels", "1", "--set", "env.episode_s=2",
+                  "--set", "env.success_hold_s=2", "--out", str(tmp_path / "eval"), timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["overrides"] == ["env.episode_s=2", "env.success_hold_s=2"]
+    assert report["noisy"]["success_rate"] == report["clean"]["success_rate"] == 0.0
+    assert "except: env.episode_s=2 env.success_hold_s=2" in out.stdout
+
+
+def test_quickstart_trains_then_evaluates(tmp_path):
+    """The policy-only job end to end, at the tiny preset (its own overrides reach training only)."""
+    workdir = tmp_path / "qs"
+    out = run_cli("quickstart", "--preset", "tiny", "--set", "ppo.seed=1", "--workdir", str(workdir),
+                  "--episodes", "8", "--no-progress", timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (workdir / "policy" / "policy.json").is_file()
+    assert json.loads((workdir / "config.json").read_text())["ppo"]["seed"] == 1
+    report = json.loads((workdir / "eval" / "eval.json").read_text())
+    assert report["noisy"]["episodes"] == 8 and report["overrides"] == []
