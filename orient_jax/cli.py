@@ -62,6 +62,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from orient_jax import config as config_lib
     from orient_jax.rl import evaluate as ev
     from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.policy import obs_policy_fn
@@ -69,8 +70,6 @@ def cmd_eval(args) -> int:
     if args.episodes < 1:
         raise UserError("--episodes must be at least 1")
     artifact = load_policy(Path(args.policy))
-    from orient_jax import config as config_lib
-
     # Other conditions than the training's: e.g. another policy's physics ranges.
     cfg = config_lib.apply_overrides(artifact.env_config, [o.removeprefix("env.") for o in args.set])
     policy_dir = Path(args.policy)

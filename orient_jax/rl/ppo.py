@@ -216,6 +216,9 @@ class PPO:
                      log_prob=traj["log_prob"], advantage=advantages, ret=returns)
         batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
 
+        # Adam on an all-zero gradient moves nothing: the actor waits for the critic.
+        actor_live = (ts.update >= cfg.actor_frozen_updates).astype(jnp.float32)
+
         def epoch(carry, key):
             nets, opt_state = carry
             perm = jax.random.permutation(key, cfg.rollout_steps * self.local_envs)
@@ -225,8 +228,6 @@ class PPO:
                 nets, opt_state = carry
                 (loss, aux), grads = jax.value_and_grad(self._loss, has_aux=True)(nets, params, mb)
                 grads = jax.lax.pmean(grads, AXIS)
-                # Adam on an all-zero gradient moves nothing: the actor waits for the critic.
-                actor_live = (ts.update >= cfg.actor_frozen_updates).astype(jnp.float32)
                 grads = (jax.tree.map(lambda g: g * actor_live, grads[0]), grads[1])
                 updates, opt_state = self.optimizer.update(grads, opt_state, nets)
                 return (optax.apply_updates(nets, updates), opt_state), aux
