@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="DIR",
                    help="warm start from another run folder's latest checkpoint (same task and network sizes): "
                         "a curriculum's next stage; or from a policy artifact such as models/checkpoints/goal "
-                        "(actor only, fresh critic: add --set ppo.actor_frozen_updates=N); ignored when resuming")
+                        "(actor only, fresh critic: add --set ppo.actor_frozen_updates=N; a wider --set ppo.actor_hidden=[W,W] "
+                        "starts as the same function); ignored when resuming")
     p.add_argument("--warm-start-std", type=float, default=0.0, metavar="S",
                    help="with --init-from: raise the policy's action std to at least S (fresh exploration; default keep)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")

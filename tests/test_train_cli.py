@@ -11,6 +11,7 @@ import pytest
 
 from orient_jax import sim
 from orient_jax.rl import checkpoint as ckpt_lib
+from orient_jax.rl.networks import Actor
 from orient_jax.rl.presets import preset
 from orient_jax.rl.train import RunConfig, train_and_evaluate
 
@@ -126,6 +127,23 @@ def test_warm_start_from_a_policy_artifact(tmp_path, reference_run):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(UserError, match="cannot start a 'goal' run"):
         warm_start_params(stage1 / "policy", "goal", preset("tiny"), fresh=fresh)
+
+    # A wider actor starts as the same function: the same actions on any input, and the new
+    # units' outgoing weights are zero. A narrower or deeper one is refused in one line.
+    wide_cfg = preset("tiny", actor_hidden=tuple(2 * w for w in preset("tiny").actor_hidden))
+    wide_fresh = PPO(sim.load("upright"), wide_cfg).init(jax.random.PRNGKey(3)).params
+    wide = warm_start_params(stage1 / "policy", "upright", wide_cfg, fresh=wide_fresh)
+    features = jax.random.normal(jax.random.PRNGKey(4), (256, fresh.obs_norm.mean.shape[0])) * 3
+    narrow_mean = Actor(source.ppo_config.actor_hidden, 3).apply(source.actor_params, features)[0]
+    wide_mean = Actor(wide_cfg.actor_hidden, 3).apply(wide.actor, features)[0]
+    np.testing.assert_allclose(np.asarray(wide_mean), np.asarray(narrow_mean), atol=1e-6)
+    assert not np.allclose(np.asarray(wide_mean), 0.0)
+    last = sorted(wide.actor["params"]["MLP_0"])[-1]
+    assert not np.any(np.asarray(wide.actor["params"]["MLP_0"][last]["kernel"])[preset("tiny").actor_hidden[-1]:])
+    for hidden in ((8, 8), (128, 128, 128)):
+        cfg = preset("tiny", actor_hidden=hidden)
+        with pytest.raises(UserError, match="cannot grow"):
+            warm_start_params(stage1 / "policy", "upright", cfg, fresh=PPO(sim.load("upright"), cfg).init(jax.random.PRNGKey(3)).params)
 
     # Through the CLI: 3 updates with the actor frozen, then one more. The checkpoint after
     # update 3 holds exactly the source's actor (only the normalizer and critic learned); the

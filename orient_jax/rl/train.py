@@ -23,6 +23,7 @@ from orient_jax import config as config_lib
 from orient_jax import sim
 from orient_jax.errors import UserError
 from orient_jax.rl import checkpoint as ckpt_lib
+from orient_jax.rl.networks import widen_mlp_params
 from orient_jax.rl.ppo import PPO, Params, PPOConfig
 from orient_jax.sim.base import EnvConfig
 
@@ -39,8 +40,9 @@ class RunConfig:
     """Warm start: another run folder of the same task and network sizes whose latest
     checkpoint gives the starting parameters and normalizers (a curriculum's next stage),
     or a policy artifact (e.g. models/checkpoints/goal: actor and normalizer only, the critic
-    starts fresh; pair it with ppo.actor_frozen_updates); the optimizer, envs and counters
-    start fresh. "" = random initialization."""
+    starts fresh; pair it with ppo.actor_frozen_updates; a wider ppo.actor_hidden of the same
+    depth starts as the same function, its new units disconnected); the optimizer, envs and
+    counters start fresh. "" = random initialization."""
     warm_start_std: float = 0.0
     """On a warm start, raise the policy's action std to at least this (0 = keep it): a
     converged policy explores too little to learn what the new stage adds."""
@@ -184,10 +186,16 @@ def _params_from_policy(source: Path, env_name: str, ppo_config: PPOConfig, fres
     if fresh is None:
         raise ValueError("a warm start from a policy artifact needs fresh params for the critic")
     artifact = ckpt_lib.load_policy(source)
-    _check_source(source, artifact.env_name, artifact.ppo_config, env_name, ppo_config, ("actor_hidden",))
+    _check_source(source, artifact.env_name, artifact.ppo_config, env_name, ppo_config, ())
+    src_hidden, hidden = artifact.ppo_config.actor_hidden, ppo_config.actor_hidden
+    if len(src_hidden) != len(hidden) or any(a > b for a, b in zip(src_hidden, hidden)):
+        raise UserError(f"--init-from {source}: actor_hidden {list(src_hidden)} cannot grow into {list(hidden)} "
+                        "(same depth, each layer at least as wide)")
+    # A wider actor starts as the same function (new units disconnected), then learns to use them.
+    actor = widen_mlp_params(jax.device_get(artifact.actor_params), jax.device_get(fresh.actor))
     # Same placement as the fresh parameters (replicated over the mesh).
     place = lambda new, old: jax.device_put(jax.numpy.asarray(new, old.dtype), old.sharding)
-    return fresh.replace(actor=jax.tree.map(place, artifact.actor_params, fresh.actor),
+    return fresh.replace(actor=jax.tree.map(place, actor, fresh.actor),
                          obs_norm=jax.tree.map(place, artifact.obs_norm, fresh.obs_norm))
 
 
