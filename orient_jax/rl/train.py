@@ -192,7 +192,8 @@ def _params_from_policy(source: Path, env_name: str, ppo_config: PPOConfig, fres
         raise UserError(f"--init-from {source}: actor_hidden {list(src_hidden)} cannot grow into {list(hidden)} "
                         "(same depth, each layer at least as wide)")
     # A wider actor starts as the same function (new units disconnected), then learns to use them.
-    actor = widen_mlp_params(jax.device_get(artifact.actor_params), jax.device_get(fresh.actor))
+    # (The fresh actor is replicated: its first local copy is the whole array, in every process.)
+    actor = widen_mlp_params(artifact.actor_params, jax.tree.map(lambda x: x.addressable_data(0), fresh.actor))
     # Same placement as the fresh parameters (replicated over the mesh).
     place = lambda new, old: jax.device_put(jax.numpy.asarray(new, old.dtype), old.sharding)
     return fresh.replace(actor=jax.tree.map(place, actor, fresh.actor),
