@@ -6,8 +6,10 @@ m * g * lever. Training (and `orient-jax eval` by default) randomizes mass and t
 the same target needs a different share of the torque in each episode. This groups the 1000
 seeded evaluation starts (the same as `orient-jax eval`) by that share, with the physics
 randomized as in training and nominal. A second table describes the failures: how close they
-came, and whether the policy was pushing at its torque limit (an action component at +-1)
-while the engine stood still.
+came, whether the policy was pushing at its torque limit (an action component at +-1) while
+the engine stood still, and a probe of the last second: how far the engine moves with the
+torque released (a pose held up by the push falls back), how well the push points along the
+rotation still to go, and the lever that holding the pose takes against the target's.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from orient_jax import sim
+    from orient_jax import rotations, sim
     from orient_jax.rl import evaluate as ev
     from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.policy import obs_policy_fn
@@ -50,9 +52,14 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
     env = sim.load("goal", ev.evaluation_config(cfg))
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(jnp.arange(episodes))
 
+    true_quat = lambda state: rotations.canonicalize(rotations.from_mujoco(state.data.qpos[..., 3:7]))
+    degrees = lambda q1, q2: jnp.degrees(rotations.geodesic_angle(q1, q2))
+
     @jax.jit
     def trace(keys):
-        """Torque share of each start, and per step: at the torque limit, |angular velocity|."""
+        """Torque share of each start; per step: at the torque limit, |angular velocity|; and a
+        probe of the last second: how far the engine moves with the policy on and with the
+        torque released, the push's alignment with the rotation still to go, the holding lever."""
         state = jax.vmap(env.reset)(keys)
 
         def body(state, _):
@@ -60,12 +67,23 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
             state = jax.vmap(env.step)(state, action)
             return state, (jnp.abs(action).max(-1) >= 0.98, state.metrics["ang_vel"])
 
-        _, (limit, ang_vel) = jax.lax.scan(body, state, None, length=env.episode_steps)
-        return torque_share(env, state), limit.T, ang_vel.T
+        last_s = int(round(1.0 / env.config.control_dt))
+        probe, (limit_a, ang_vel_a) = jax.lax.scan(body, state, None, length=env.episode_steps - last_s)
+        final, (limit_b, ang_vel_b) = jax.lax.scan(body, probe, None, length=last_s)
+        released, _ = jax.lax.scan(lambda s, _: (jax.vmap(env.step)(s, jnp.zeros_like(s.info["prev_action"])), None),
+                                   probe, None, length=last_s)
+        quat, target = true_quat(probe), probe.info["target"]
+        to_go = rotations.multiply(rotations.inverse(quat), target)[..., :3]  # body-frame axis * sin(angle/2)
+        push = policy(probe.obs)
+        cosine = jnp.sum(push * to_go, -1) / (jnp.linalg.norm(push, axis=-1) * jnp.linalg.norm(to_go, axis=-1) + 1e-9)
+        probes = {"moved_deg": degrees(quat, true_quat(final)), "released_moved_deg": degrees(quat, true_quat(released)),
+                  "push_cosine": cosine, "lever_m": env.holding_lever(quat), "target_lever_m": env.holding_lever(target)}
+        limit, ang_vel = jnp.concatenate([limit_a, limit_b]), jnp.concatenate([ang_vel_a, ang_vel_b])
+        return torque_share(env, state), limit.T, ang_vel.T, probes
 
-    share, at_limit, ang_vel = (np.asarray(x) for x in trace(keys))
+    share, at_limit, ang_vel, probes = jax.device_get(trace(keys))
     return {"success": result.success, "share": share, "error_deg": result.error_deg, "at_limit": at_limit,
-            "ang_vel": ang_vel}
+            "ang_vel": ang_vel, **probes}
 
 
 def failure_modes(r: dict) -> dict:
@@ -82,7 +100,12 @@ def failure_modes(r: dict) -> dict:
             "at_torque_limit_share_median": float(np.median(r["at_limit"][fail].mean(axis=1))),
             "at_torque_limit_last_2s_median": float(np.median(r["at_limit"][fail, last].mean(axis=1))),
             "ang_vel_last_2s_median": float(np.median(r["ang_vel"][fail, last].mean(axis=1))),
-            "successes_at_torque_limit_last_2s_median": float(np.median(r["at_limit"][~fail, last].mean(axis=1)))}
+            "successes_at_torque_limit_last_2s_median": float(np.median(r["at_limit"][~fail, last].mean(axis=1))),
+            "last_second_moved_deg_median": float(np.median(r["moved_deg"][fail])),
+            "last_second_released_moved_deg_median": float(np.median(r["released_moved_deg"][fail])),
+            "push_cosine_quartiles": np.percentile(r["push_cosine"][fail], [25, 50, 75]).round(2).tolist(),
+            "lever_cm_median": float(100 * np.median(r["lever_m"][fail])),
+            "target_lever_cm_median": float(100 * np.median(r["target_lever_m"][fail]))}
 
 
 def main(argv=None) -> int:
@@ -119,7 +142,12 @@ def main(argv=None) -> int:
              ("steps at the torque limit, median share", "at_torque_limit_share_median", "{:.0%}"),
              ("... in the last 2 s", "at_torque_limit_last_2s_median", "{:.0%}"),
              ("... in the last 2 s of successes", "successes_at_torque_limit_last_2s_median", "{:.0%}"),
-             ("angular speed in the last 2 s (rad/s), median", "ang_vel_last_2s_median", "{:.2f}")]
+             ("angular speed in the last 2 s (rad/s), median", "ang_vel_last_2s_median", "{:.2f}"),
+             ("moved in the last 1 s (deg), median", "last_second_moved_deg_median", "{:.1f}"),
+             ("... with the torque released instead (deg), median", "last_second_released_moved_deg_median", "{:.1f}"),
+             ("cosine of the push with the rotation to go: quartiles", "push_cosine_quartiles", "{}"),
+             ("lever to hold the pose 1 s before the end (cm), median", "lever_cm_median", "{:.1f}"),
+             ("... to hold the target (cm), median", "target_lever_cm_median", "{:.1f}")]
     table += "\n\nHow the failing episodes end (a step is at the torque limit when an action component is at +-1):\n\n"
     table += common.markdown_table(["", "randomized", "nominal"],
                                    [[label] + [fmt.format(data[n]["failure_modes"][key]) for n in ("randomized", "nominal")]
