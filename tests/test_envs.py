@@ -263,6 +263,37 @@ def test_near_rest_starts_sit_at_rest_next_to_their_targets():
     # (That such starts stay put unpowered is the settled-pose test's check: same poses, same set-down.)
 
 
+def test_rest_start_kick_sets_only_the_rests_spinning():
+    """rest_start_kick: starts at rest begin turning (random direction, speed up to the kick),
+    observed by the gyro; drops, and every position and orientation, are as without it."""
+    overrides = ["randomization.enabled=false", "rest_start_fraction=0.5", "noise.ang_vel_std=0"]
+    kicked = sim.load("goal", config_overrides=overrides + ["rest_start_kick=4.0"])
+    plain = sim.load("goal", config_overrides=overrides)
+    keys = jax.random.split(jax.random.PRNGKey(9), 400)
+    a, b = (jax.jit(jax.vmap(env.reset))(keys) for env in (kicked, plain))
+    np.testing.assert_array_equal(np.asarray(a.data.qpos), np.asarray(b.data.qpos))
+    rest = np.asarray(a.data.qpos[:, 2]) < mjcf.initial_height() - 1e-3
+    assert 0.4 < rest.mean() < 0.6
+    speed = np.linalg.norm(np.asarray(a.data.qvel[:, 3:]), axis=-1)
+    assert np.all(speed[~rest] == 0.0) and np.all(np.asarray(b.data.qvel) == 0.0)
+    assert 0.0 < speed[rest].min() and speed[rest].max() <= 4.0 + 1e-5 and speed[rest].max() > 3.0
+    np.testing.assert_allclose(np.asarray(a.obs["ang_vel"]), np.asarray(a.data.qvel[:, 3:]), atol=1e-6)
+    assert np.abs(np.asarray(a.data.qvel[rest, 3:]).mean(0)).max() < 0.5  # no preferred direction
+    # Kicked, the rests move within 0.2 s unpowered (the plain ones do not), and stay finite.
+    turned = {}
+    for name, env, state in (("kicked", kicked, a), ("plain", plain, b)):
+        step = jax.jit(jax.vmap(env.step))
+        moved = state
+        for _ in range(10):
+            moved = step(moved, jnp.zeros((400, 3)))
+        assert np.isfinite(np.asarray(moved.data.qpos)).all()
+        turned[name] = np.degrees(np.asarray(rotations.geodesic_angle(rotations.from_mujoco(state.data.qpos[rest, 3:7]),
+                                                                      rotations.from_mujoco(moved.data.qpos[rest, 3:7]))))
+    assert np.median(turned["kicked"]) > 1.0 and np.median(turned["kicked"]) > 5 * np.median(turned["plain"]), turned
+    with pytest.raises(UserError, match="rest_start_kick"):
+        sim.load("goal", config_overrides=["rest_start_kick=-1"])
+
+
 def test_curriculum_fractions_cannot_exceed_one():
     with pytest.raises(UserError, match="rest_start_fraction"):
         sim.load("goal", config_overrides=["upright_start_fraction=0.6", "rest_start_fraction=0.6"])

@@ -112,6 +112,11 @@ class EnvConfig:
     """Training curriculum (goal task): this fraction of episodes starts at rest in the settled
     pose (at the yaw, of 8 random ones) nearest the episode's target: where a policy that cannot
     yet lift the engine onto the target's balancing point stops, 20-40 deg short of it."""
+    rest_start_kick: float = 0.0
+    """Training curriculum: a start at rest (any of the fractions above) begins with an angular
+    velocity of uniformly random direction and speed up to this (rad/s). The goal policy's
+    failures stall held up at the torque limit on the way to the target; a kick shows it what
+    momentum does there (`experiments/goal_failures.py`)."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -130,6 +135,7 @@ class EnvConfig:
         check_range("rest_start_fraction", self.rest_start_fraction, 0.0, 1.0 - self.upright_start_fraction)
         check_range("near_rest_start_fraction", self.near_rest_start_fraction, 0.0,
                     1.0 - self.upright_start_fraction - self.rest_start_fraction)
+        check_range("rest_start_kick", self.rest_start_kick, 0.0, 0.5 * self.max_ang_vel)
 
 
 @struct.dataclass
@@ -315,7 +321,14 @@ class ReorientEnv:
         rest_height = 1e-3 - jnp.min(rotations.rotate(quat[None, :], self._hull_points)[:, 2])
         height = jnp.where(upright | settled, rest_height, self._init_height)
         qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
-        data = self._data_template.replace(qpos=qpos, qvel=jnp.zeros(6), ctrl=jnp.zeros(3))
+        zeros3 = jnp.zeros(3)
+        ang_vel = zeros3  # body frame, as MuJoCo's free joint stores it
+        if cfg.rest_start_kick > 0:  # static, like the near-rest search; its own key keeps the other draws
+            k_dir, k_speed = jax.random.split(jax.random.fold_in(key, 4))
+            direction = jax.random.normal(k_dir, (3,))
+            speed = jax.random.uniform(k_speed, (), maxval=cfg.rest_start_kick)
+            ang_vel = jnp.where(upright | settled, speed * direction / jnp.linalg.norm(direction), zeros3)
+        data = self._data_template.replace(qpos=qpos, qvel=jnp.concatenate([zeros3, ang_vel]), ctrl=zeros3)
         dr = self._sample_randomization(k_dr)
         if randomized is not None:
             dr = jax.tree.map(lambda d, n: jnp.where(randomized, d, n), dr, self.nominal_physics())
@@ -324,8 +337,7 @@ class ReorientEnv:
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
                 "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool),
                 "noise": self.noise_levels() if noise is None else noise}
-        zeros3 = jnp.zeros(3)
-        obs = self._observe(k_obs, quat, zeros3, zeros3, target, info["noise"])
+        obs = self._observe(k_obs, quat, ang_vel, zeros3, target, info["noise"])
         metrics = self._zero_metrics()
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, zeros3, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
