@@ -52,8 +52,8 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
     env = sim.load("goal", ev.evaluation_config(cfg))
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(jnp.arange(episodes))
 
-    true_quat = lambda state: rotations.canonicalize(rotations.from_mujoco(state.data.qpos[..., 3:7]))
-    degrees = lambda q1, q2: jnp.degrees(rotations.geodesic_angle(q1, q2))
+    true_quat = lambda state: jax.vmap(env._orientation)(state.data)[0]  # the env's own MuJoCo boundary
+    degrees = rotations.geodesic_angle_deg
 
     @jax.jit
     def trace(keys):
