@@ -13,7 +13,7 @@ import pytest
 
 from orient_jax import sim
 from orient_jax.rl import ppo as ppo_lib
-from orient_jax.rl.networks import RunningStats
+from orient_jax.rl.networks import Actor, RunningStats, tanh_with_grad_floor
 from orient_jax.rl.presets import preset
 
 
@@ -24,6 +24,30 @@ def test_running_stats_match_numpy():
     both = np.concatenate([a, b])
     np.testing.assert_allclose(stats.mean, both.mean(0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(stats.var, both.var(0), rtol=1e-3)
+
+
+def test_tanh_grad_floor_keeps_the_forward_and_lifts_only_small_derivatives():
+    z = jnp.linspace(-8.0, 8.0, 161)
+    np.testing.assert_array_equal(tanh_with_grad_floor(z, 0.1), jnp.tanh(z))
+    floored = jax.vmap(jax.grad(lambda x: tanh_with_grad_floor(x, 0.1)))(z)
+    true = jax.vmap(jax.grad(jnp.tanh))(z)
+    np.testing.assert_allclose(floored, np.maximum(true, 0.1), rtol=1e-6)
+    assert float(true[-1]) < 1e-5 and float(floored[-1]) == pytest.approx(0.1)
+
+    # The actor: the same action from the same params; a saturated output gets a usable gradient.
+    features = jnp.full((1, 5), 3.0)
+    plain, floored_actor = Actor((8,), 3), Actor((8,), 3, tanh_grad_floor=0.1)
+    params = plain.init(jax.random.PRNGKey(0), features)
+    last = params["params"]["MLP_0"]["Dense_1"]
+    last["bias"] = jnp.array([6.0, -6.0, 7.0])  # drive the output deep into saturation
+    np.testing.assert_array_equal(plain.apply(params, features)[0], floored_actor.apply(params, features)[0])
+    assert float(jnp.abs(plain.apply(params, features)[0]).min()) > 0.9999
+    grad_norm = lambda actor: optax_global_norm(jax.grad(lambda p: actor.apply(p, features)[0].sum())(params))
+    assert grad_norm(floored_actor) > 100 * grad_norm(plain)
+
+
+def optax_global_norm(tree) -> float:
+    return float(jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree))))
 
 
 def test_gae_bootstraps_truncation_and_cuts_at_done():

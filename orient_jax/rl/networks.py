@@ -7,6 +7,7 @@ construction, which is what `policy.onnx` outputs. The critic sees privileged fe
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -27,15 +28,35 @@ class MLP(nn.Module):
         return nn.Dense(self.out, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def tanh_with_grad_floor(z: jax.Array, floor: float) -> jax.Array:
+    """tanh(z) whose derivative never drops below `floor` (the forward value is exact).
+
+    A saturated tanh (|z| > 3: derivative < 0.01) freezes the action in exactly the states
+    where the policy pushes at its torque limit, so PPO cannot teach it to push less there.
+    The surrogate derivative keeps the true sign and lifts only its size."""
+    return jnp.tanh(z)
+
+
+@tanh_with_grad_floor.defjvp
+def _tanh_with_grad_floor_jvp(floor, primals, tangents):
+    (z,), (dz,) = primals, tangents
+    y = jnp.tanh(z)
+    return y, dz * jnp.maximum(1.0 - jnp.square(y), floor)
+
+
 class Actor(nn.Module):
     hidden: Sequence[int]
     action_size: int
     init_log_std: float = -0.5
+    tanh_grad_floor: float = 0.0
+    """Training only: see `tanh_with_grad_floor`; 0 = the plain tanh (same forward either way)."""
 
     @nn.compact
     def __call__(self, features: jax.Array) -> tuple[jax.Array, jax.Array]:
         """features (..., F) -> (mean (..., A) in [-1, 1], log_std (A,))."""
-        mean = nn.tanh(MLP(self.hidden, self.action_size, out_scale=0.01)(features))
+        z = MLP(self.hidden, self.action_size, out_scale=0.01)(features)
+        mean = tanh_with_grad_floor(z, self.tanh_grad_floor) if self.tanh_grad_floor > 0 else nn.tanh(z)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_size,))
         return mean, log_std
 

@@ -58,6 +58,10 @@ class PPOConfig:
     """Actor MLP widths (kept small: it runs in the browser every frame)."""
     critic_hidden: tuple[int, ...] = (256, 256)
     init_log_std: float = -0.5
+    tanh_grad_floor: float = 0.0
+    """Lower bound on the derivative of the actor's output tanh during training (the policy's
+    forward pass is unchanged). A converged goal policy stalls pushing at its torque limit,
+    where the true derivative is ~0.005 and PPO cannot move it (`rl/networks.py`)."""
     actor_frozen_updates: int = 0
     """Hold the actor still (zero gradient) for this many updates at the start while the
     critic learns: a warm start from a shipped policy brings no critic, and a fresh critic's
@@ -76,6 +80,7 @@ class PPOConfig:
         check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
         check_range("clip_eps", self.clip_eps, 0.0, 10.0)
         check_range("actor_frozen_updates", self.actor_frozen_updates, 0, 1 << 30)
+        check_range("tanh_grad_floor", self.tanh_grad_floor, 0.0, 1.0)
 
     @property
     def steps_per_update(self) -> int:
@@ -122,7 +127,7 @@ class PPO:
             raise UserError("num_envs/devices * rollout_steps must be divisible by num_minibatches")
         self.mesh = Mesh(self.devices, (AXIS,))
         self.venv = VecEnv(env, self.local_envs)
-        self.actor = Actor(config.actor_hidden, env.action_size, config.init_log_std)
+        self.actor = Actor(config.actor_hidden, env.action_size, config.init_log_std, config.tanh_grad_floor)
         self.critic = Critic(config.critic_hidden)
         schedule = optax.linear_schedule(config.learning_rate, 0.1 * config.learning_rate,
                                          config.num_updates * config.update_epochs * config.num_minibatches)
