@@ -314,3 +314,76 @@ def test_evaluation_ignores_the_training_curriculum():
     b = rollout("upright", cfg, zero, episodes=16, seed=0)
     np.testing.assert_array_equal(a.error_deg, b.error_deg)
     assert np.median(a.error_deg[:, 0]) > 10.0  # dropped at random, not set down upright
+
+
+def _recorded_states(tmp_path, rows: int = 6):
+    """A start bank of real mid-episode goal states (half a second of random torques)."""
+    from orient_jax.sim import start_bank
+
+    env = sim.load("goal")
+    reset, step = jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
+    state = reset(jax.random.split(jax.random.PRNGKey(5), rows))
+    for i in range(25):
+        state = step(state, jax.random.uniform(jax.random.PRNGKey(i), (rows, 3), minval=-1, maxval=1))
+    bank = {"qpos": state.data.qpos, "qvel": state.data.qvel, "target": state.info["target"],
+            "prev_action": state.info["prev_action"], **state.info["dr"]}
+    path = tmp_path / "bank.npz"
+    start_bank.save(path, {k: np.asarray(v) for k, v in bank.items()})
+    return path, start_bank.load(path)
+
+
+def test_stall_starts_restart_recorded_states(tmp_path):
+    """stall_start_fraction: that share of episodes starts from a bank row (state, target,
+    previous action and physics as recorded), the rest as before; evaluation never does."""
+    path, bank = _recorded_states(tmp_path)
+    env = sim.load("goal", config_overrides=["stall_start_fraction=0.5", f"stall_starts={path}", "noise.scale=0",
+                                             "noise.ang_vel_std=0", "noise.sign_flip=false"])
+    plain = sim.load("goal", config_overrides=["noise.scale=0", "noise.ang_vel_std=0", "noise.sign_flip=false"])
+    keys = jax.random.split(jax.random.PRNGKey(2), 200)
+    state, drops = jax.jit(jax.vmap(env.reset))(keys), jax.jit(jax.vmap(plain.reset))(keys)
+    qpos = np.asarray(state.data.qpos)
+    row = np.argmin(np.abs(qpos[:, None, :] - bank["qpos"][None]).sum(-1), axis=1)
+    from_bank = np.abs(qpos - bank["qpos"][row]).max(-1) < 1e-6
+    assert 0.35 < from_bank.mean() < 0.65
+    assert len(set(row[from_bank])) == len(bank["qpos"])  # every row gets used
+    for name, got in (("qvel", state.data.qvel), ("target", state.info["target"]),
+                      ("prev_action", state.obs["prev_action"]), ("prev_action", state.info["prev_action"]),
+                      ("torque_gain", state.info["dr"]["torque_gain"]), ("inertia", state.info["dr"]["inertia"])):
+        np.testing.assert_allclose(np.asarray(got)[from_bank], bank[name][row[from_bank]], atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(np.asarray(state.obs["ang_vel"])[from_bank], bank["qvel"][row[from_bank], 3:], atol=1e-6)
+    truth = rotations.canonicalize(rotations.from_mujoco(jnp.asarray(bank["qpos"][row[from_bank], 3:7])))
+    assert float(jnp.max(rotations.geodesic_angle(state.obs["quat"][from_bank], truth))) < 1e-3
+    # The other episodes are the drops they were without the bank.
+    np.testing.assert_array_equal(qpos[~from_bank], np.asarray(drops.data.qpos)[~from_bank])
+    np.testing.assert_array_equal(np.asarray(state.obs["prev_action"])[~from_bank], 0.0)
+    # Restarted episodes step on from there, finite.
+    stepped = jax.jit(jax.vmap(env.step))(state, jnp.ones((200, 3)))
+    _check_finite(stepped)
+    assert np.all(np.asarray(stepped.info["step"]) == 1)
+
+    from orient_jax.rl.evaluate import evaluation_config
+    assert evaluation_config(env.config).stall_start_fraction == 0.0
+    sim.load("goal", evaluation_config(env.config))  # needs no bank
+
+
+def test_stall_start_bank_errors_are_one_line(tmp_path):
+    from orient_jax.sim import start_bank
+
+    with pytest.raises(UserError, match="needs a start bank"):
+        sim.load("goal", config_overrides=["stall_start_fraction=0.3"])
+    with pytest.raises(UserError, match="not found"):
+        sim.load("goal", config_overrides=["stall_start_fraction=0.3", f"stall_starts={tmp_path / 'none.npz'}"])
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="cannot be read"):
+        start_bank.load(tmp_path / "bad.npz")
+    np.savez(tmp_path / "short.npz", qpos=np.zeros((2, 7)))
+    with pytest.raises(UserError, match="missing"):
+        start_bank.load(tmp_path / "short.npz")
+    with pytest.raises(UserError, match="stall_start_fraction"):
+        sim.load("goal", config_overrides=["near_rest_start_fraction=0.8", "stall_start_fraction=0.3",
+                                           f"stall_starts={tmp_path / 'x.npz'}"])
+    with pytest.raises(UserError, match="non-finite"):
+        bank = {k: np.zeros((2, *shape), np.float32) for k, shape in start_bank.FIELDS.items()}
+        bank["qvel"][0, 0] = np.nan
+        start_bank.save(tmp_path / "nan.npz", bank)
+    assert not (tmp_path / "nan.npz").exists()

@@ -99,7 +99,7 @@ def evaluation_config(config: EnvConfig) -> EnvConfig:
     levels (the levels are per-episode inputs) and only the task's uniform random drops as starts."""
     noise = dataclasses.replace(config.noise, scale=NoiseConfig.scale, ang_vel_std=NoiseConfig.ang_vel_std)
     return dataclasses.replace(config, noise=noise, upright_start_fraction=0.0, rest_start_fraction=0.0,
-                               near_rest_start_fraction=0.0)
+                               near_rest_start_fraction=0.0, stall_start_fraction=0.0, stall_starts="")
 
 
 @functools.lru_cache(maxsize=8)

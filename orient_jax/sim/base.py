@@ -23,7 +23,7 @@ from orient_jax import rotations
 from orient_jax.assets import engine_spec, mjcf
 from orient_jax.config import check_range
 from orient_jax.sim import noise as noise_lib
-from orient_jax.sim import rest_poses
+from orient_jax.sim import rest_poses, start_bank
 
 Obs = dict[str, jax.Array]
 
@@ -117,6 +117,12 @@ class EnvConfig:
     velocity of uniformly random direction and speed up to this (rad/s). The goal policy's
     failures stall held up at the torque limit on the way to the target; a kick shows it what
     momentum does there (`experiments/goal_failures.py`)."""
+    stall_start_fraction: float = 0.0
+    """Training curriculum: this fraction of episodes starts from a state of `stall_starts`
+    (position, velocity, target and physics as recorded), with the whole episode to go."""
+    stall_starts: str = ""
+    """Start bank (.npz, `sim/start_bank.py`) for `stall_start_fraction`: states where an earlier
+    policy stalled short of its target (`experiments/collect_stall_starts.py`)."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -136,6 +142,11 @@ class EnvConfig:
         check_range("near_rest_start_fraction", self.near_rest_start_fraction, 0.0,
                     1.0 - self.upright_start_fraction - self.rest_start_fraction)
         check_range("rest_start_kick", self.rest_start_kick, 0.0, 0.5 * self.max_ang_vel)
+        check_range("stall_start_fraction", self.stall_start_fraction, 0.0,
+                    1.0 - self.upright_start_fraction - self.rest_start_fraction - self.near_rest_start_fraction)
+        if self.stall_start_fraction > 0 and not self.stall_starts:
+            from orient_jax.errors import UserError
+            raise UserError("stall_start_fraction > 0 needs a start bank: --set env.stall_starts=PATH.npz")
 
 
 @struct.dataclass
@@ -185,6 +196,9 @@ class ReorientEnv:
         self._settled = jnp.asarray(rest_poses.settled_orientations(str(mjcf_path or mjcf.MJCF_PATH))
                                     if config.rest_start_fraction + config.near_rest_start_fraction > 0
                                     else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
+        # The start bank is read only where the curriculum uses it (evaluation never does).
+        self._stall_bank = ({k: jnp.asarray(v) for k, v in start_bank.load(config.stall_starts).items()}
+                            if config.stall_start_fraction > 0 else None)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:
@@ -328,18 +342,29 @@ class ReorientEnv:
             direction = jax.random.normal(k_dir, (3,))
             speed = jax.random.uniform(k_speed, (), maxval=cfg.rest_start_kick)
             ang_vel = jnp.where(upright | settled, speed * direction / jnp.linalg.norm(direction), zeros3)
-        data = self._data_template.replace(qpos=qpos, qvel=jnp.concatenate([zeros3, ang_vel]), ctrl=zeros3)
+        qvel = jnp.concatenate([zeros3, ang_vel])
         dr = self._sample_randomization(k_dr)
+        prev_action = zeros3
+        if cfg.stall_start_fraction > 0:  # static; the last share of `mode` (the fractions sum to <= 1)
+            bank = self._stall_bank
+            row = jax.random.randint(jax.random.fold_in(key, 5), (), 0, bank["qpos"].shape[0])
+            stalled = mode >= 1.0 - cfg.stall_start_fraction
+            pick = lambda name, default: jnp.where(stalled, bank[name][row], default)
+            qpos, qvel, target, prev_action = (pick("qpos", qpos), pick("qvel", qvel), pick("target", target),
+                                               pick("prev_action", prev_action))
+            dr = {k: pick(k, v) for k, v in dr.items()}
+            quat, ang_vel = self._orientation(self._data_template.replace(qpos=qpos, qvel=qvel))
+        data = self._data_template.replace(qpos=qpos, qvel=qvel, ctrl=zeros3)
         if randomized is not None:
             dr = jax.tree.map(lambda d, n: jnp.where(randomized, d, n), dr, self.nominal_physics())
         info = {"rng": k_next, "dr": dr, "target": target,
                 "step": jnp.zeros((), jnp.int32), "hold": jnp.zeros((), jnp.int32),
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
-                "prev_action": jnp.zeros(3), "nan": jnp.zeros((), bool),
+                "prev_action": prev_action, "nan": jnp.zeros((), bool),
                 "noise": self.noise_levels() if noise is None else noise}
-        obs = self._observe(k_obs, quat, ang_vel, zeros3, target, info["noise"])
+        obs = self._observe(k_obs, quat, ang_vel, prev_action, target, info["noise"])
         metrics = self._zero_metrics()
-        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, zeros3, info),
+        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, prev_action, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
                      metrics=metrics, info=info)
 
