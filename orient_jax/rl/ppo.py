@@ -62,6 +62,11 @@ class PPOConfig:
     """Lower bound on the derivative of the actor's output tanh during training (the policy's
     forward pass is unchanged). A converged goal policy stalls pushing at its torque limit,
     where the true derivative is ~0.005 and PPO cannot move it (`rl/networks.py`)."""
+    noise_hold_steps: int = 1
+    """Exploration noise is drawn once and held for this many control steps (1 = fresh every
+    step). Each step's action is still Gaussian around the policy's mean, so the PPO ratio is
+    unchanged, but held noise explores in pushes that last (like gSDE's sample frequency):
+    escaping a stall takes a sustained change of torque that per-step noise averages away."""
     actor_frozen_updates: int = 0
     """Hold the actor still (zero gradient) for this many updates at the start while the
     critic learns: a warm start from a shipped policy brings no critic, and a fresh critic's
@@ -81,6 +86,10 @@ class PPOConfig:
         check_range("clip_eps", self.clip_eps, 0.0, 10.0)
         check_range("actor_frozen_updates", self.actor_frozen_updates, 0, 1 << 30)
         check_range("tanh_grad_floor", self.tanh_grad_floor, 0.0, 1.0)
+        check_range("noise_hold_steps", self.noise_hold_steps, 1, self.rollout_steps)
+        if self.rollout_steps % self.noise_hold_steps:
+            from orient_jax.errors import UserError
+            raise UserError(f"noise_hold_steps={self.noise_hold_steps} must divide rollout_steps={self.rollout_steps}")
 
     @property
     def steps_per_update(self) -> int:
@@ -189,11 +198,11 @@ class PPO:
         k_rollout, k_epochs = jax.random.split(rng)
         params = ts.params
 
-        def rollout_step(carry, key):
+        def rollout_step(carry, noise):
             env_state, ep_ret = carry
             features = self.env.policy_features(env_state.obs)
             mean, log_std = self.actor.apply(params.actor, params.obs_norm.normalize(features))
-            action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+            action = mean + jnp.exp(log_std) * noise
             log_prob = _gaussian_log_prob(action, mean, log_std)
             value = self.critic.apply(params.critic, params.critic_norm.normalize(env_state.critic_obs))
             next_state, final_critic_obs = self.venv.step(env_state, action)
@@ -207,8 +216,8 @@ class PPO:
                               metrics=next_state.metrics)
             return (next_state, jnp.where(done, 0.0, ep_ret)), transition
 
-        keys = jax.random.split(k_rollout, cfg.rollout_steps)
-        (env_state, ep_ret), traj = jax.lax.scan(rollout_step, (ts.env_state, ts.episode_return), keys)
+        (env_state, ep_ret), traj = jax.lax.scan(rollout_step, (ts.env_state, ts.episode_return),
+                                                 self.exploration_noise(k_rollout))
 
         # Normalizer statistics from this rollout, merged over all devices.
         params = params.replace(obs_norm=params.obs_norm.update(traj["features"], AXIS),
@@ -255,6 +264,14 @@ class PPO:
         ts = TrainState(params=params, opt_state=opt_state, env_state=env_state, episode_return=ep_ret,
                         rng=k_next, update=ts.update + 1)
         return ts, metrics
+
+    def exploration_noise(self, key: jax.Array) -> jax.Array:
+        """Standard normal noise of one rollout, (T, N_local, A): a fresh draw every step, or
+        each draw held for `noise_hold_steps` steps."""
+        cfg, shape = self.config, (self.local_envs, self.env.action_size)
+        hold = cfg.noise_hold_steps
+        keys = jax.random.split(key, cfg.rollout_steps // hold)
+        return jnp.repeat(jax.vmap(lambda k: jax.random.normal(k, shape))(keys), hold, axis=0)
 
     def _loss(self, nets, params: Params, mb: dict) -> tuple[jax.Array, dict]:
         cfg = self.config
