@@ -11,6 +11,10 @@ so a policy trained on the bank is not evaluated on its own training starts.
 
     .venv/bin/python experiments/collect_stall_starts.py [--policy models/checkpoints/goal]
         [--episodes 4096] [--per-failure 4] [--out runs/stall_starts/goal.npz]
+
+`--replay POLICY` instead restarts POLICY from the bank's states (--restarts of them, at
+random, each with the whole episode to go) and prints how many it then solves: how well a
+policy escapes the stalls the bank recorded.
 """
 
 from __future__ import annotations
@@ -84,6 +88,30 @@ def collect(policy_dir: Path, episodes: int, seed: int, per_failure: int, from_s
     return {"bank": bank, "episodes": episodes, "failures": failures}
 
 
+def replay(policy_dir: Path, bank_path: Path, restarts: int, seed: int) -> float:
+    """Success rate of the policy over `restarts` episodes started from random bank rows."""
+    import jax
+
+    from orient_jax import sim
+    from orient_jax.rl.checkpoint import load_policy
+    from orient_jax.rl.policy import obs_policy_fn
+
+    artifact = load_policy(policy_dir)
+    env = sim.load("goal", config_overrides=["upright_start_fraction=0", "rest_start_fraction=0",
+                                             "near_rest_start_fraction=0", "stall_start_fraction=1",
+                                             f"stall_starts={bank_path}"])
+    policy = obs_policy_fn(artifact)
+
+    @jax.jit
+    def run(keys):
+        state = jax.vmap(env.reset)(keys)
+        state, _ = jax.lax.scan(lambda s, _: (jax.vmap(env.step)(s, policy(s.obs)), None), state, None,
+                                length=env.episode_steps)
+        return state.info["success"]
+
+    return float(run(jax.random.split(jax.random.PRNGKey(seed), restarts)).mean())
+
+
 def main(argv=None) -> int:
     from orient_jax.errors import UserError
     from orient_jax.sim import start_bank
@@ -98,8 +126,19 @@ def main(argv=None) -> int:
                    help="keep states from this time (s) to the episode's end (default 4)")
     p.add_argument("--out", type=Path, default=common.REPO / "runs" / "stall_starts" / "goal.npz",
                    help="the bank (.npz) to write (default runs/stall_starts/goal.npz)")
+    p.add_argument("--replay", type=Path, metavar="POLICY",
+                   help="instead: restart POLICY from the bank (--bank) and print its success rate")
+    p.add_argument("--bank", type=Path, default=common.REPO / "runs" / "stall_starts" / "goal.npz",
+                   help="with --replay: the bank (default runs/stall_starts/goal.npz)")
+    p.add_argument("--restarts", type=int, default=1024, help="with --replay: episodes (default 1024)")
     args = p.parse_args(argv)
     try:
+        if args.replay:
+            if args.restarts < 1:
+                raise UserError("--restarts must be at least 1")
+            rate = replay(args.replay, args.bank, args.restarts, seed=7)
+            print(f"{args.replay}: {rate:.1%} of {args.restarts} restarts from {args.bank} succeed")
+            return 0
         if args.episodes < 1 or args.per_failure < 1:
             raise UserError("--episodes and --per-failure must be at least 1")
         out = collect(args.policy, args.episodes, args.seed, args.per_failure, args.from_s)

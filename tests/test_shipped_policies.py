@@ -38,3 +38,45 @@ def test_policy_fn_takes_raw_signals_of_either_sign():
     assert a.shape == (2, 3) and np.all(np.abs(a) <= 1.0)
     np.testing.assert_allclose(a, policy(-q, w, prev), atol=1e-6)  # q and -q are one rotation
     np.testing.assert_allclose(a, policy(3.0 * q, w, prev), atol=1e-5)  # unnormalized input
+
+
+@pytest.mark.slow
+def test_stall_starts_are_recorded_from_the_goal_policys_failures(tmp_path):
+    """experiments/collect_stall_starts.py: one row per kept state of each failed episode, late in
+    the episode and short of its target; the bank it writes loads and restarts episodes."""
+    import sys
+
+    import jax
+
+    from orient_jax import rotations, sim
+    from orient_jax.sim import start_bank
+
+    sys.path.insert(0, str(MODELS.parent.parent / "experiments"))
+    import collect_stall_starts
+
+    out = collect_stall_starts.collect(MODELS / "goal", episodes=48, seed=1000, per_failure=2, from_s=8.0)
+    bank = out["bank"]
+    assert 1 <= out["failures"] < 48 and bank["qpos"].shape == (2 * out["failures"], 7)
+    error = np.degrees(np.asarray(rotations.geodesic_angle(rotations.from_mujoco(jnp.asarray(bank["qpos"][:, 3:7])),
+                                                           jnp.asarray(bank["target"]))))
+    assert np.median(error) > 10.0, error
+    assert np.all(np.abs(bank["prev_action"]) <= 1.0) and np.all(bank["torque_gain"] >= 0.85)
+    start_bank.save(tmp_path / "bank.npz", bank)
+    env = sim.load("goal", config_overrides=["upright_start_fraction=0", "rest_start_fraction=0",
+                                             "near_rest_start_fraction=0", "stall_start_fraction=1",
+                                             f"stall_starts={tmp_path / 'bank.npz'}"])
+    state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 8))
+    assert np.all(np.isin(np.asarray(state.data.qpos[:, 0]), bank["qpos"][:, 0]))
+    # Replayed, the policy mostly stalls again (from drops it solves ~88 %).
+    assert collect_stall_starts.replay(MODELS / "goal", tmp_path / "bank.npz", restarts=32, seed=7) < 0.7
+    assert main_exits_with_one_line(collect_stall_starts, ["--from-s", "20", "--episodes", "2"])
+
+
+def main_exits_with_one_line(module, argv) -> bool:
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = module.main(argv)
+    return code == 2 and err.getvalue().count("\n") == 1 and err.getvalue().startswith("error:")
