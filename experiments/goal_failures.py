@@ -40,6 +40,7 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
     from orient_jax import rotations, sim
     from orient_jax.rl import evaluate as ev
     from orient_jax.rl.checkpoint import load_policy
+    from orient_jax.rl.networks import MLP, Actor
     from orient_jax.rl.policy import obs_policy_fn
 
     artifact = load_policy(policy)
@@ -47,6 +48,15 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
     if not randomized:
         cfg = dataclasses.replace(cfg, randomization=dataclasses.replace(cfg.randomization, enabled=False))
     policy = obs_policy_fn(artifact)
+    actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
+
+    def preactivation(obs):
+        """(N,) largest |pre-tanh output| of the actor: how deep in saturation its action is."""
+        features = artifact.obs_norm.normalize(env.policy_features(obs))
+        _, captured = actor.apply(artifact.actor_params, features,
+                                  capture_intermediates=lambda module, _: isinstance(module, MLP))
+        return jnp.abs(jax.tree.leaves(captured)[0]).max(-1)
+
     result = ev.rollout("goal", cfg, policy, episodes, seed)
     # The same starts' targets and physics draws (evaluation starts are uniform drops).
     env = sim.load("goal", ev.evaluation_config(cfg))
@@ -64,12 +74,13 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
 
         def body(state, _):
             action = policy(state.obs)
+            z = preactivation(state.obs)
             state = jax.vmap(env.step)(state, action)
-            return state, (jnp.abs(action).max(-1) >= 0.98, state.metrics["ang_vel"])
+            return state, (jnp.abs(action).max(-1) >= 0.98, state.metrics["ang_vel"], z)
 
         last_s = int(round(1.0 / env.config.control_dt))
-        probe, (limit_a, ang_vel_a) = jax.lax.scan(body, state, None, length=env.episode_steps - last_s)
-        final, (limit_b, ang_vel_b) = jax.lax.scan(body, probe, None, length=last_s)
+        probe, (limit_a, ang_vel_a, z_a) = jax.lax.scan(body, state, None, length=env.episode_steps - last_s)
+        final, (limit_b, ang_vel_b, z_b) = jax.lax.scan(body, probe, None, length=last_s)
         released, _ = jax.lax.scan(lambda s, _: (jax.vmap(env.step)(s, jnp.zeros_like(s.info["prev_action"])), None),
                                    probe, None, length=last_s)
         quat, target = true_quat(probe), probe.info["target"]
@@ -79,11 +90,11 @@ def run(policy: Path, episodes: int, seed: int, randomized: bool) -> dict:
         probes = {"moved_deg": degrees(quat, true_quat(final)), "released_moved_deg": degrees(quat, true_quat(released)),
                   "push_cosine": cosine, "lever_m": env.holding_lever(quat), "target_lever_m": env.holding_lever(target)}
         limit, ang_vel = jnp.concatenate([limit_a, limit_b]), jnp.concatenate([ang_vel_a, ang_vel_b])
-        return torque_share(env, state), limit.T, ang_vel.T, probes
+        return torque_share(env, state), limit.T, ang_vel.T, jnp.concatenate([z_a, z_b]).T, probes
 
-    share, at_limit, ang_vel, probes = jax.device_get(trace(keys))
+    share, at_limit, ang_vel, preact, probes = jax.device_get(trace(keys))
     return {"success": result.success, "share": share, "error_deg": result.error_deg, "at_limit": at_limit,
-            "ang_vel": ang_vel, **probes}
+            "ang_vel": ang_vel, "preactivation": preact, **probes}
 
 
 def failure_modes(r: dict) -> dict:
@@ -100,6 +111,7 @@ def failure_modes(r: dict) -> dict:
             "at_torque_limit_share_median": float(np.median(r["at_limit"][fail].mean(axis=1))),
             "at_torque_limit_last_2s_median": float(np.median(r["at_limit"][fail, last].mean(axis=1))),
             "ang_vel_last_2s_median": float(np.median(r["ang_vel"][fail, last].mean(axis=1))),
+            "preactivation_last_2s_median": float(np.median(r["preactivation"][fail, last])),
             "successes_at_torque_limit_last_2s_median": float(np.median(r["at_limit"][~fail, last].mean(axis=1))),
             "last_second_moved_deg_median": float(np.median(r["moved_deg"][fail])),
             "last_second_released_moved_deg_median": float(np.median(r["released_moved_deg"][fail])),
@@ -143,6 +155,8 @@ def main(argv=None) -> int:
              ("... in the last 2 s", "at_torque_limit_last_2s_median", "{:.0%}"),
              ("... in the last 2 s of successes", "successes_at_torque_limit_last_2s_median", "{:.0%}"),
              ("angular speed in the last 2 s (rad/s), median", "ang_vel_last_2s_median", "{:.2f}"),
+             ("largest pre-tanh action output in the last 2 s, median (tanh' = 1 - tanh^2)",
+              "preactivation_last_2s_median", "{:.2f}"),
              ("moved in the last 1 s (deg), median", "last_second_moved_deg_median", "{:.1f}"),
              ("... with the torque released instead (deg), median", "last_second_released_moved_deg_median", "{:.1f}"),
              ("cosine of the push with the rotation to go: quartiles", "push_cosine_quartiles", "{}"),
