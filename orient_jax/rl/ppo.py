@@ -61,7 +61,8 @@ class PPOConfig:
     tanh_grad_floor: float = 0.0
     """Lower bound on the derivative of the actor's output tanh during training (the policy's
     forward pass is unchanged). A converged goal policy stalls pushing at its torque limit,
-    where the true derivative is ~0.005 and PPO cannot move it (`rl/networks.py`)."""
+    where the true derivative is ~0.005 (`rl/networks.py`; lifting it to 0.1 did not raise the
+    goal rate: README)."""
     noise_hold_steps: int = 1
     """Exploration noise is drawn once and held for this many control steps (1 = fresh every
     step). Each step's action is still Gaussian around the policy's mean, so the PPO ratio is
