@@ -37,6 +37,8 @@ def collect(policy_dir: Path, episodes: int, seed: int, per_failure: int, from_s
     from orient_jax.rl import evaluate as ev
     from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.policy import obs_policy_fn
+    from orient_jax.sim import start_bank
+    from rich.progress import track
 
     artifact = load_policy(policy_dir)
     if artifact.env_name != "goal":
@@ -53,38 +55,30 @@ def collect(policy_dir: Path, episodes: int, seed: int, per_failure: int, from_s
         keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(index)
         state = jax.vmap(env.reset)(keys)
 
-        def body(state, t):
+        def body(state, _):
             state = jax.vmap(env.step)(state, policy(state.obs))
-            snap = (state.data.qpos, state.data.qvel, state.info["prev_action"])
-            return state, snap
+            return state, (state.data.qpos, state.data.qvel, state.info["prev_action"])
 
-        state, (qpos, qvel, prev) = jax.lax.scan(body, state, jnp.arange(env.episode_steps))
+        state, (qpos, qvel, prev) = jax.lax.scan(body, state, None, length=env.episode_steps)
         keep = lambda x: jnp.swapaxes(x[stride - 1::stride][first:], 0, 1)  # (B, S, ...)
         return state.info["success"], keep(qpos), keep(qvel), keep(prev), state.info["target"], state.info["dr"]
 
     rng = np.random.default_rng(seed)
-    rows: dict[str, list] = {k: [] for k in ("qpos", "qvel", "target", "prev_action", "mass", "inertia",
-                                             "friction", "torque_gain")}
-    failures = 0
-    try:
-        from rich.progress import track
-    except ImportError:  # rich is a dependency; this only keeps the script usable without it
-        track = lambda it, description="": it
+    parts, failures = [], 0
     for start in track(range(0, episodes, chunk), description="rollouts"):
         index = jnp.arange(start, min(start + chunk, episodes))
         success, qpos, qvel, prev, target, dr = jax.device_get(run(index))
-        for i in np.flatnonzero(~success):
-            failures += 1
-            for s in rng.choice(qpos.shape[1], size=min(per_failure, qpos.shape[1]), replace=False):
-                rows["qpos"].append(qpos[i, s])
-                rows["qvel"].append(qvel[i, s])
-                rows["prev_action"].append(prev[i, s])
-                rows["target"].append(target[i])
-                for k in ("mass", "inertia", "friction", "torque_gain"):
-                    rows[k].append(dr[k][i])
+        fail = np.flatnonzero(~success)
+        failures += fail.size
+        kept = min(per_failure, qpos.shape[1])  # random snapshot times, distinct within an episode
+        times = np.array([rng.choice(qpos.shape[1], size=kept, replace=False) for _ in fail], int).reshape(-1, kept)
+        rows, episode = fail[:, None], lambda x: np.repeat(x[fail], kept, axis=0)
+        parts.append({"qpos": qpos[rows, times].reshape(-1, 7), "qvel": qvel[rows, times].reshape(-1, 6),
+                      "prev_action": prev[rows, times].reshape(-1, 3), "target": episode(target),
+                      **{k: episode(dr[k]) for k in start_bank.PHYSICS}})
     if not failures:
         raise UserError(f"the policy failed none of {episodes} episodes: nothing to record")
-    bank = {k: np.stack(v).astype(np.float32) for k, v in rows.items()}
+    bank = {k: np.concatenate([part[k] for part in parts]).astype(np.float32) for k in start_bank.FIELDS}
     return {"bank": bank, "episodes": episodes, "failures": failures}
 
 

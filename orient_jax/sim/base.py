@@ -353,8 +353,9 @@ class ReorientEnv:
             qpos, qvel, target, prev_action = (pick("qpos", qpos), pick("qvel", qvel), pick("target", target),
                                                pick("prev_action", prev_action))
             dr = {k: pick(k, v) for k, v in dr.items()}
-            quat, ang_vel = self._orientation(self._data_template.replace(qpos=qpos, qvel=qvel))
         data = self._data_template.replace(qpos=qpos, qvel=qvel, ctrl=zeros3)
+        if cfg.stall_start_fraction > 0:  # what the (possibly restarted) state shows
+            quat, ang_vel = self._orientation(data)
         if randomized is not None:
             dr = jax.tree.map(lambda d, n: jnp.where(randomized, d, n), dr, self.nominal_physics())
         info = {"rng": k_next, "dr": dr, "target": target,

@@ -18,11 +18,11 @@ One `.npz` file, every array with a leading axis B (one row per state):
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
+from orient_jax import fileio
 from orient_jax.errors import UserError
 
 FIELDS = {"qpos": (7,), "qvel": (6,), "target": (4,), "prev_action": (3,),
@@ -50,14 +50,10 @@ def _check(bank: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
 
 def save(path: Path, bank: dict[str, np.ndarray]) -> None:
     """Write a bank atomically (checked first: a bad bank is never written)."""
-    path = Path(path)
     bank = _check(bank, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **bank)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    fileio.write_bytes_atomic(path, buffer.getvalue())
 
 
 def load(path: str | Path) -> dict[str, np.ndarray]:
