@@ -80,3 +80,32 @@ def main_exits_with_one_line(module, argv) -> bool:
     with contextlib.redirect_stderr(err):
         code = module.main(argv)
     return code == 2 and err.getvalue().count("\n") == 1 and err.getvalue().startswith("error:")
+
+
+def test_stall_escape_demonstrations_are_the_fastest_push_of_each_unsolved_row(tmp_path):
+    """experiments/stall_escape.py: a row the policy already solves, or no push solves, gives no
+    demonstration; otherwise the fastest-succeeding push, over exactly its own duration."""
+    import sys
+
+    sys.path.insert(0, str(MODELS.parent.parent / "experiments"))
+    import stall_escape
+
+    rows, pushes, horizon, size = 3, 4, stall_escape.MAX_PUSH_STEPS, 15
+    r = {"success": np.array([[True, True, False, True],     # solved without a push: no demonstration
+                              [False, True, False, True],    # pushes 1 and 3 succeed, 3 sooner
+                              [False, False, False, False]]),  # nothing escapes
+         "success_step": np.array([[50, 60, -1, 70], [-1, 300, -1, 120], [-1, -1, -1, -1]], np.int32),
+         "torque": np.arange(rows * pushes * 3, dtype=np.float32).reshape(rows, pushes, 3) / 100,
+         "steps": np.array([[0, 10, 20, 30], [0, 40, 5, 7], [0, 9, 9, 9]]),
+         "stalled_torque": np.tile([1.0, 0.0, 0.0], (rows, 1)),
+         "features": np.random.default_rng(0).normal(size=(rows, pushes, horizon, size)).astype(np.float32)}
+    features, torque = stall_escape.demonstrations(r)
+    assert features.shape == (7, size) and torque.shape == (7, 3)
+    np.testing.assert_array_equal(features, r["features"][1, 3, :7])
+    np.testing.assert_array_equal(torque, np.tile(r["torque"][1, 3], (7, 1)))
+    summary = stall_escape.summarize(r)
+    assert summary["no_push_success_rate"] == 1 / 3 and summary["push_success_rate"] == 4 / 9
+    assert summary["rows_escaped_by_some_push"] == 2 / 3
+    assert sum(g["pushes"] for g in summary["by_duration"]) == 9
+    assert main_exits_with_one_line(stall_escape, ["--pushes", "1", "--out", str(tmp_path)])
+    assert main_exits_with_one_line(stall_escape, ["--bank", str(tmp_path / "missing.npz"), "--out", str(tmp_path)])
