@@ -29,7 +29,18 @@ import common
 MIN_PUSH_STEPS, MAX_PUSH_STEPS = 5, 75  # 0.1-1.5 s at the 0.02 s control step
 
 
-def pushed_restarts(policy_dir: Path, bank: Path, rows: int, pushes: int, seed: int) -> dict:
+def load_goal_policy(policy_dir: Path):
+    """The policy artifact, refused unless it is a goal policy (stall banks are goal states)."""
+    from orient_jax.errors import UserError
+    from orient_jax.rl.checkpoint import load_policy
+
+    artifact = load_policy(policy_dir)
+    if artifact.env_name != "goal":
+        raise UserError(f"{policy_dir} is a {artifact.env_name!r} policy; stall banks are for 'goal'")
+    return artifact
+
+
+def pushed_restarts(artifact, bank: Path, rows: int, pushes: int, seed: int) -> dict:
     """(rows, pushes) outcomes of bank restarts; push 0 of every row is no push.
 
     Returns success, success_step, the push torque (rows, pushes, 3) and duration (steps), the
@@ -41,14 +52,9 @@ def pushed_restarts(policy_dir: Path, bank: Path, rows: int, pushes: int, seed: 
     import numpy as np
 
     from orient_jax import sim
-    from orient_jax.errors import UserError
     from orient_jax.rl import evaluate as ev
-    from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.policy import obs_policy_fn
 
-    artifact = load_policy(policy_dir)
-    if artifact.env_name != "goal":
-        raise UserError(f"{policy_dir} is a {artifact.env_name!r} policy; stall banks are for 'goal'")
     env = sim.load("goal", dataclasses.replace(ev.evaluation_config(artifact.env_config),
                                                stall_start_fraction=1.0, stall_starts=str(bank)))
     policy = obs_policy_fn(artifact)
@@ -113,17 +119,15 @@ def demonstrations(r: dict):
     return features, torque
 
 
-def own_actions(policy_dir: Path, episodes: int, seed: int, stride: int = 5):
+def own_actions(artifact, episodes: int, seed: int, stride: int = 5):
     """(features, action) every `stride` steps of the policy's successful episodes from drops."""
     import jax
     import numpy as np
 
     from orient_jax import sim
     from orient_jax.rl import evaluate as ev
-    from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.policy import obs_policy_fn
 
-    artifact = load_policy(policy_dir)
     env = sim.load("goal", ev.evaluation_config(artifact.env_config))
     policy = obs_policy_fn(artifact)
 
@@ -142,17 +146,15 @@ def own_actions(policy_dir: Path, episodes: int, seed: int, stride: int = 5):
     return features[:, success].reshape(-1, features.shape[-1]), actions[:, success].reshape(-1, 3)
 
 
-def distill(policy_dir: Path, demos, anchors, escape_weight: float, steps: int, seed: int = 3):
+def distill(artifact, demos, anchors, escape_weight: float, steps: int, seed: int = 3):
     """Behaviour cloning from the policy's own parameters: mean squared action error on anchors
     plus `escape_weight` x that on the demonstrations. Returns the new artifact and last losses."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    from orient_jax.rl.checkpoint import load_policy
     from orient_jax.rl.networks import Actor
 
-    artifact = load_policy(policy_dir)
     actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
     norm = artifact.obs_norm
     (xd, yd), (xa, ya) = [(jnp.asarray(x), jnp.asarray(y)) for x, y in (demos, anchors)]
@@ -196,16 +198,17 @@ def main(argv=None) -> int:
     try:
         if args.rows < 1 or args.pushes < 2 or args.bc_steps < 1 or args.escape_weight < 0:
             raise UserError("--rows and --bc-steps must be >= 1, --pushes >= 2, --escape-weight >= 0")
-        r = pushed_restarts(args.policy, args.bank, args.rows, args.pushes, args.seed)
+        artifact = load_goal_policy(args.policy)
+        r = pushed_restarts(artifact, args.bank, args.rows, args.pushes, args.seed)
         data = summarize(r)
         if args.distill:
             demos = demonstrations(r)
             if not demos[0].size:
                 raise UserError("no restart failed without a push and succeeded with one: nothing to clone")
-            anchors = own_actions(args.policy, episodes=512, seed=2000)
-            artifact, anchor_loss, demo_loss = distill(args.policy, demos, anchors, args.escape_weight, args.bc_steps)
+            anchors = own_actions(artifact, episodes=512, seed=2000)
+            clone, anchor_loss, demo_loss = distill(artifact, demos, anchors, args.escape_weight, args.bc_steps)
             from orient_jax.rl.checkpoint import save_policy
-            save_policy(args.distill, artifact)
+            save_policy(args.distill, clone)
             data["distill"] = {"out": common.rel(args.distill), "demonstration_samples": int(demos[0].shape[0]),
                                "anchor_samples": int(anchors[0].shape[0]), "escape_weight": args.escape_weight,
                                "steps": args.bc_steps, "anchor_loss": anchor_loss, "demonstration_loss": demo_loss}
