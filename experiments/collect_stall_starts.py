@@ -93,7 +93,7 @@ def replay(policy_dir: Path, bank_path: Path, restarts: int, seed: int) -> float
     artifact = load_policy(policy_dir)
     env = sim.load("goal", config_overrides=["upright_start_fraction=0", "rest_start_fraction=0",
                                              "near_rest_start_fraction=0", "stall_start_fraction=1",
-                                             f"stall_starts={bank_path}"])
+                                             f"stall_starts={bank_path}", f"memory={artifact.env_config.memory}"])
     policy = obs_policy_fn(artifact)
 
     @jax.jit

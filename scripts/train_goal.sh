@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The shipped goal policy, in stages (~5.3 h on 2 CPU cores; each stage resumes when rerun).
+# The shipped goal policy, in stages (~6.2 h on 2 CPU cores; each stage resumes when rerun).
 #   1. plain PPO from random init (the `goal` preset: 30 M steps)
 #   2.-4. warm starts with a curriculum: a share of the episodes starts set down upright, the
 #      pose a dropped engine most often settles in and the trap stage 1 never learns to leave
 #      (it takes a full-torque tip over a base edge); fresh exploration at each stage start.
 #   5.-7. the same with every rest a drop ends in (on a side, upside down...) as a start too.
 #   8.-9. and starts at rest in the settled pose nearest the target: where the failures stop.
-# Then: orient-jax eval --policy runs/goal/stage9/policy
+#   10.-11. memory (env.memory: moving averages of the policy's features, an input and output of
+#      the exported graph), grown from stage 9's actor as the same function; a quarter of the
+#      episodes restart where stage 9 stalls (a start bank of its failed episodes' states).
+# Then: orient-jax eval --policy runs/goal/stage11/policy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-runs/goal}
@@ -33,3 +36,12 @@ train --workdir "$root/stage8" --init-from "$root/stage7" --warm-start-std 0.06 
 train --workdir "$root/stage9" --init-from "$root/stage8" --warm-start-std 0.05 \
   --set ppo.total_steps=16000000 --set ppo.learning_rate=1e-4 --set env.upright_start_fraction=0.1 \
   --set env.rest_start_fraction=0.2 --set env.near_rest_start_fraction=0.4
+.venv/bin/python experiments/collect_stall_starts.py --policy "$root/stage9/policy" --out "$root/stall_starts.npz"
+train --workdir "$root/stage10" --init-from "$root/stage9/policy" --warm-start-std 0.06 --set ppo.actor_frozen_updates=40 \
+  --set env.memory=true --set ppo.learning_rate=1e-4 --set ppo.tanh_grad_floor=0.1 --set ppo.total_steps=20000000 \
+  --set env.upright_start_fraction=0.1 --set env.rest_start_fraction=0.15 --set env.near_rest_start_fraction=0.25 \
+  --set env.stall_start_fraction=0.25 --set env.stall_starts="$root/stall_starts.npz"
+train --workdir "$root/stage11" --init-from "$root/stage10" \
+  --set env.memory=true --set ppo.learning_rate=1e-4 --set ppo.tanh_grad_floor=0.1 --set ppo.total_steps=20000000 \
+  --set env.upright_start_fraction=0.1 --set env.rest_start_fraction=0.15 --set env.near_rest_start_fraction=0.25 \
+  --set env.stall_start_fraction=0.25 --set env.stall_starts="$root/stall_starts.npz"

@@ -68,17 +68,22 @@ def test_array_tasks_split_the_shards_without_overlap():
 
 def test_goal_training_stages_are_valid_commands():
     """scripts/train_goal.sh: valid shell, every stage a command the CLI accepts, each warm
-    start from the stage before it."""
+    start from the stage before it (stage 10 from stage 9's policy, growing it a memory, on
+    the stall bank collected from that policy first)."""
     path = CLUSTER.parent / "train_goal.sh"
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     text = path.read_text().replace("\\\n", " ").replace('"$root', "runs/goal").replace('"', "")
     stages = [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("train --")]
-    assert len(stages) == 9
+    assert len(stages) == 11
     parser = build_parser()
     for i, argv in enumerate(stages):
         args = parser.parse_args(["train", "--env", "goal", "--preset", "goal", *argv])
         assert args.workdir == f"runs/goal/stage{i + 1}"
-        assert args.init_from == (f"runs/goal/stage{i}" if i else None)
+        assert args.init_from == ({0: None, 9: "runs/goal/stage9/policy"}.get(i, f"runs/goal/stage{i}"))
+        assert ("env.memory=true" in (args.set or [])) == (i >= 9)
+    [collect] = [line for line in text.splitlines() if "collect_stall_starts.py" in line]
+    assert "--policy runs/goal/stage9/policy" in collect and "--out runs/goal/stall_starts.npz" in collect
+    assert text.index("collect_stall_starts.py") < text.index("--workdir runs/goal/stage10")
 
 
 def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains_the_full_preset():

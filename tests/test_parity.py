@@ -21,12 +21,14 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, shipped):
-    """policy.onnx (shipped upright), policy_goal.onnx (untrained goal policy), pose.onnx (tiny net)."""
+    """policy.onnx (shipped upright), policy_goal.onnx (untrained goal policy), pose.onnx (tiny net),
+    policy_goal_memory.onnx (an untrained goal policy with memory)."""
     out = tmp_path_factory.mktemp("parity")
     goal = testing.random_policy_artifact("goal")
     pose = gate.random_pose_source(0, testing.tiny_pose_config())
     onnx_export.export_policy(shipped, out / "policy.onnx")
     onnx_export.export_policy(goal, out / "policy_goal.onnx")
+    onnx_export.export_policy(testing.random_policy_artifact("goal", memory=True), out / "policy_goal_memory.onnx")
     onnx_export.export_pose(pose.model, out / "pose.onnx")
     return out, goal, pose
 
@@ -77,6 +79,34 @@ def test_goal_policy_parity(files):
     assert "target_unnormalized" in report["cases"]
 
 
+def test_memory_policy_parity_feeds_memory_back(files):
+    """A policy with memory: memory_out matches too (empty and extreme memories included), and the
+    closed loop passes each step's memory_out back; a graph that drops the memory update fails."""
+    from orient_jax.export import contract
+
+    memory_policy = testing.random_policy_artifact("goal", memory=True)
+    path = files[0] / "policy_goal_memory.onnx"
+    want = contract.policy_contract_for(memory_policy)
+    assert want.memory is not None and list(want.outputs) == ["action", "memory_out"]
+    assert contract.check_contract(path, want) == []
+    report = parity.policy_parity(memory_policy, path, episodes=2, seconds=2.0)
+    assert report["pass"], report["failures"]
+    assert {"memory_empty", "memory_extreme", "real_rollout"} <= set(report["cases"])
+    assert report["memory_max_rel"] <= parity.BOUNDS["memory_max_rel"]
+    real = report["cases"]["real_rollout"]
+    assert real  # real states carry the memories the closed loop built
+    runs = parity.closed_loop("goal", memory_policy.env_config, {"onnx": parity.onnx_runner(path)}, episodes=2,
+                              seconds=1.0, memory=want.memory)
+    memories = runs["onnx"]["memory"]  # (E, T, K, F + 1): zeros first, then the weights grow
+    assert not memories[:, 0].any() and np.all(np.diff(memories[:, :, :, -1], axis=1) > 0)
+    # The same graph without the memory (as the memory-less policy) is refused by the contract.
+    assert any("names are" in f for f in contract.check_contract(files[0] / "policy_goal.onnx", want))
+    # A memory_out that is not the update: the summary names it.
+    stale = parity.compare("policy", lambda **f: (parity.onnx_runner(path)(**f)[0], f["memory"]), path,
+                           parity.policy_cases(True, 7, memory=want.memory), batches=(7,))
+    assert any(f.startswith("memory_out max relative error") for f in stale["failures"]), stale["failures"]
+
+
 def test_pose_parity(files):
     _, _, pose = files
     report = parity.pose_parity(pose.model, files[0] / "pose.onnx")
@@ -111,11 +141,14 @@ def test_browser_parity(files):
     why = browser.available()
     if why:
         pytest.skip(why)
+    memory = contract.policy_contract_for(testing.random_policy_artifact("goal", memory=True))
     report = browser.browser_parity(files[0], {"policy": contract.policy_contract(False),
                                                "policy_goal": contract.policy_contract(True),
+                                               "policy_goal_memory": memory,
                                                "pose": contract.pose_contract(32, 32)}, batches=(1, 7))
     assert report["pass"], report["failures"]
-    assert set(report["models"]) == {"policy", "policy_goal", "pose"}
+    assert set(report["models"]) == {"policy", "policy_goal", "policy_goal_memory", "pose"}
+    assert report["models"]["policy_goal_memory"]["memory_max_rel"] <= parity.BOUNDS["memory_max_rel"]
     assert report["models"]["pose"]["angle_deg"] <= parity.BOUNDS["quat_angle_deg"]
 
 

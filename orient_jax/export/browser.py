@@ -148,9 +148,9 @@ def browser_parity(folder: Path, contracts: dict[str, Contract], *, seed: int = 
                 size = contract.inputs["image"][1][1]
                 cases = parity_lib.pose_cases(size, n, seed, dataset_images)
             else:
-                cases = parity_lib.policy_cases(contract.kind == "policy_goal", n, seed)
+                cases = parity_lib.policy_cases(contract.kind == "policy_goal", n, seed, memory=contract.memory)
             sess = session(model_file)
-            out_name = next(iter(contract.outputs))
+            out_names = list(contract.outputs)
             for case, feeds in cases.items():
                 specs = {}
                 for k, v in feeds.items():
@@ -159,20 +159,22 @@ def browser_parity(folder: Path, contracts: dict[str, Contract], *, seed: int = 
                     specs[k] = {"url": fname, "dims": list(v.shape)}
                 usable = [b for b in batches if b <= len(next(iter(feeds.values())))]
                 jobs.append({"model": model_file.name, "feeds": specs, "batches": usable})
-                want = {b: sess.run([out_name], {k: v[:b] for k, v in feeds.items()})[0] for b in usable}
-                plan.append((name, contract.kind, case, out_name, want))
+                want = {b: sess.run(out_names, {k: v[:b] for k, v in feeds.items()}) for b in usable}
+                plan.append((name, contract.kind, case, out_names, want))
         results, version = run_in_browser(jobs, data)
     report: dict = {"onnxruntime_web": version, "backend": "wasm, 1 thread", "models": {}}
     failures = []
     per_model: dict[str, dict] = {}
     timings: dict[str, dict] = {}
-    for (name, kind, case, out_name, want), got in zip(plan, results):
+    for (name, kind, case, out_names, want), got in zip(plan, results):
         rows = per_model.setdefault(name, {})
         rows[case] = {}
-        for b, ref in want.items():
+        for b, refs in want.items():
             cell = got[str(b)]
-            out = np.asarray(cell["outputs"][out_name]["data"], np.float32).reshape(cell["outputs"][out_name]["dims"])
-            rows[case][str(b)] = parity_lib.errors("policy" if kind != "pose" else "pose", ref, out)
+            outs = [np.asarray(cell["outputs"][o]["data"], np.float32).reshape(cell["outputs"][o]["dims"]) for o in out_names]
+            rows[case][str(b)] = parity_lib.errors("policy" if kind != "pose" else "pose", refs[0], outs[0])
+            if len(outs) > 1:  # memory_out: what the page feeds back
+                rows[case][str(b)].update(parity_lib.memory_errors(refs[1], outs[1]))
             timings.setdefault(name, {}).setdefault(str(b), []).append(cell["ms"])
     for name, rows in per_model.items():
         kind = "pose" if contracts[name].kind == "pose" else "policy"

@@ -86,6 +86,8 @@ def print_report(report: dict) -> None:
         metrics = [("max_abs", "action max abs" if "angle_deg" not in rep else "quat max abs", rep["bound"]["max_abs"])]
         if "angle_deg" in rep:
             metrics.append(("angle_deg", "quat angle (deg)", rep["bound"]["angle_deg"]))
+        if "memory_max_rel" in rep:
+            metrics.append(("memory_max_rel", "memory_out max rel", rep["bound"]["memory_max_rel"]))
         for key, label, bound in metrics:
             per = []
             for b in ("1", "7", "64"):

@@ -37,17 +37,37 @@ class Contract:
     opset: int = OPSET
     forbidden_ops: tuple[str, ...] = FORBIDDEN_OPS
 
+    @property
+    def memory(self) -> tuple[int, int] | None:
+        """(K, F + 1) for a policy with memory, else None."""
+        return tuple(self.inputs["memory"][1][1:]) if "memory" in self.inputs else None
+
     def to_dict(self) -> dict:
         io = lambda d: {k: {"dtype": t, "shape": list(s)} for k, (t, s) in d.items()}
         return {"kind": self.kind, "inputs": io(self.inputs), "outputs": io(self.outputs), "opset": self.opset,
                 "forbidden_ops": list(self.forbidden_ops)}
 
 
-def policy_contract(goal: bool = False) -> Contract:
+def policy_contract(goal: bool = False, memory: tuple[int, int] | None = None) -> Contract:
+    """The policy graph's contract; `memory` (K, F + 1): a policy with memory (`sim/memory.py`)
+    also takes `memory` and returns `memory_out`, which the caller passes back next step."""
     inputs = {"quat": ("float32", ("N", 4)), "ang_vel": ("float32", ("N", 3)), "prev_action": ("float32", ("N", 3))}
+    outputs = {"action": ("float32", ("N", 3))}
     if goal:
         inputs["target"] = ("float32", ("N", 4))
-    return Contract("policy_goal" if goal else "policy", inputs, {"action": ("float32", ("N", 3))})
+    if memory is not None:
+        inputs["memory"] = outputs["memory_out"] = ("float32", ("N", *memory))
+    return Contract("policy_goal" if goal else "policy", inputs, outputs)
+
+
+def policy_contract_for(artifact) -> Contract:
+    """The contract a policy artifact's graph must meet (its task and whether it has memory)."""
+    from orient_jax import sim
+    from orient_jax.sim import memory as memory_lib
+
+    env_cls = sim.env_class(artifact.env_name)
+    memory = (len(memory_lib.DECAYS), env_cls.signal_size() + 1) if artifact.env_config.memory else None
+    return policy_contract(env_cls.goal_conditioned, memory)
 
 
 def pose_contract(height: int = 128, width: int = 128) -> Contract:
@@ -137,9 +157,17 @@ def sample_inputs(contract: Contract, batch: int, rng: np.random.Generator) -> d
             out[name] = (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
         elif name == "ang_vel":
             out[name] = rng.normal(0.0, 5.0, full).astype(np.float32)
+        elif name == "memory":  # running sums and their weight (last column) in (0, 1]
+            out[name] = memory_sample(rng, full)
         else:
             out[name] = rng.uniform(-1.0, 1.0, full).astype(np.float32)
     return out
+
+
+def memory_sample(rng: np.random.Generator, shape: tuple, weight_min: float = 0.05) -> np.ndarray:
+    """Plausible memories (..., K, F + 1): averages in [-1, 1] times a weight in [weight_min, 1]."""
+    weight = rng.uniform(weight_min, 1.0, (*shape[:-1], 1))
+    return np.concatenate([weight * rng.uniform(-1.0, 1.0, (*shape[:-1], shape[-1] - 1)), weight], -1).astype(np.float32)
 
 
 def session(model_or_path, threads: int = 1):
@@ -160,28 +188,32 @@ def check_runtime(model: onnx.ModelProto, contract: Contract, batches=RUNTIME_BA
     except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own types)
         return [f"onnxruntime cannot load the model: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
     rng = np.random.default_rng(seed)
-    (out_name, (_, out_shape)), = contract.outputs.items()
     for batch in batches:
         feeds = sample_inputs(contract, batch, rng)
         try:
-            out = sess.run([out_name], feeds)[0]
+            outs = sess.run(list(contract.outputs), feeds)
         except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own types)
             failures.append(f"batch {batch}: onnxruntime failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             continue
-        want = (batch,) + tuple(out_shape[1:])
-        if out.shape != want or out.dtype != np.float32:
-            failures.append(f"batch {batch}: {out_name} is {out.dtype}{list(out.shape)}, the contract says float32{list(want)}")
-            continue
-        if not np.all(np.isfinite(out)):
-            failures.append(f"batch {batch}: {out_name} has {int((~np.isfinite(out)).sum())} non-finite values")
-        elif out_name == "action" and np.abs(out).max() > 1.0:
-            failures.append(f"batch {batch}: |action| reaches {np.abs(out).max():.6g} > 1")
-        elif out_name == "quat":
-            norm_err = float(np.abs(np.linalg.norm(out, axis=-1) - 1.0).max())
-            if norm_err > 1e-4:
-                failures.append(f"batch {batch}: quat norm off by {norm_err:.3g} (> 1e-4)")
-            if out[:, 3].min() < -1e-6:
-                failures.append(f"batch {batch}: quat w reaches {out[:, 3].min():.3g} < 0 (not canonical)")
+        for (out_name, (_, out_shape)), out in zip(contract.outputs.items(), outs):
+            failures += _check_output(out_name, out, (batch,) + tuple(out_shape[1:]), batch)
+    return failures
+
+
+def _check_output(out_name: str, out: np.ndarray, want: tuple, batch: int) -> list[str]:
+    if out.shape != want or out.dtype != np.float32:
+        return [f"batch {batch}: {out_name} is {out.dtype}{list(out.shape)}, the contract says float32{list(want)}"]
+    if not np.all(np.isfinite(out)):
+        return [f"batch {batch}: {out_name} has {int((~np.isfinite(out)).sum())} non-finite values"]
+    failures = []
+    if out_name == "action" and np.abs(out).max() > 1.0:
+        failures.append(f"batch {batch}: |action| reaches {np.abs(out).max():.6g} > 1")
+    elif out_name == "quat":
+        norm_err = float(np.abs(np.linalg.norm(out, axis=-1) - 1.0).max())
+        if norm_err > 1e-4:
+            failures.append(f"batch {batch}: quat norm off by {norm_err:.3g} (> 1e-4)")
+        if out[:, 3].min() < -1e-6:
+            failures.append(f"batch {batch}: quat w reaches {out[:, 3].min():.3g} < 0 (not canonical)")
     return failures
 
 

@@ -99,7 +99,7 @@ def check_and_measure(folder: Path, *, policies: dict, pose: PoseSource | None, 
     folder = Path(folder)
     report: dict = {"contract": {}, "parity": {}, "bounds": {**parity_lib.BOUNDS, "closed_loop": parity_lib.CLOSED_LOOP}}
     failures: list[str] = []
-    items = [(name, art, contract_lib.policy_contract(name == "policy_goal")) for name, art in policies.items()]
+    items = [(name, art, contract_lib.policy_contract_for(art)) for name, art in policies.items()]
     if pose is not None:
         size = pose.model.config.image_size
         items.append(("pose", pose, contract_lib.pose_contract(size, size)))
@@ -204,7 +204,7 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
         models = {}
         sources = {"policy": policy_source, "policy_goal": goal_policy_source}
         for name, art in policies.items():
-            c = contract_lib.policy_contract(name == "policy_goal").to_dict()
+            c = contract_lib.policy_contract_for(art).to_dict()
             models[name] = manifest_lib.model_entry(tmp / f"{name}.onnx", c, art.metrics,
                                                     _policy_config(art, sources[name]), env=art.env_name)
         if pose is not None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import onnx
 
-from orient_jax.export.contract import OPSET, Contract, policy_contract, pose_contract
+from orient_jax.export.contract import OPSET, Contract, policy_contract_for, pose_contract
 
 BATCH = "N"
 """Symbolic name of the dynamic batch axis in every exported graph."""
@@ -68,25 +68,22 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
 
 
 def policy_model(artifact, opset: int = OPSET) -> onnx.ModelProto:
-    """`make_policy_fn(artifact)` as an ONNX graph: quat, ang_vel, prev_action[, target] -> action."""
+    """`make_policy_fn(artifact)` as an ONNX graph: quat, ang_vel, prev_action[, target][, memory]
+    -> action[, memory_out]."""
     from jax2onnx import to_onnx
 
-    from orient_jax import sim
     from orient_jax.rl.policy import make_policy_fn
 
-    goal = sim.env_class(artifact.env_name).goal_conditioned
-    contract = policy_contract(goal)
+    contract = policy_contract_for(artifact)
     policy = make_policy_fn(artifact)
-    if goal:
-        fn = lambda quat, ang_vel, prev_action, target: policy(quat, ang_vel, prev_action, target)
-    else:
-        fn = lambda quat, ang_vel, prev_action: policy(quat, ang_vel, prev_action)
     names = list(contract.inputs)
+    fn = lambda *inputs: policy(**dict(zip(names, inputs)))  # positional, in the contract's order
     with _quiet():
-        model = to_onnx(fn, [(BATCH,) + tuple(contract.inputs[n][1][1:]) for n in names], model_name="policy_goal" if goal else "policy",
+        model = to_onnx(fn, [(BATCH,) + tuple(contract.inputs[n][1][1:]) for n in names], model_name=contract.kind,
                         opset=opset, input_names=names, output_names=list(contract.outputs))
     doc = (f"orient-jax {artifact.env_name} policy: raw signals in ({', '.join(names)}; quaternions [x,y,z,w], either sign; "
-           "ang_vel body frame rad/s) -> action [-1,1]^3 (deterministic mean; torque = action * physics.action_scale).")
+           "ang_vel body frame rad/s) -> action [-1,1]^3 (deterministic mean; torque = action * physics.action_scale)"
+           + ("; memory_out is the next call's memory (zeros at an episode's start)." if "memory" in names else "."))
     return _finish(model, contract, doc)
 
 

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from orient_jax.export.contract import session
+from orient_jax.export.contract import memory_sample, session
 
-BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01}
-"""DESIGN.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web)."""
+BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01, "memory_max_rel": 1e-5}
+"""DESIGN.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web); the last one
+(ours) for a policy with memory: |memory_out difference| / max(1, |memory_out|)."""
 
 CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_comparable_fraction": 0.25}
 """Closed-loop bound (ours): JAX- and ONNX-driven runs of the same seeded episode stay within
@@ -71,8 +72,10 @@ def _unit(rng, n, k=4):
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
-def policy_cases(goal: bool, n: int = 64, seed: int = 0, real: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Named input sets of `n` rows: random, adversarial and (when given) real states."""
+def policy_cases(goal: bool, n: int = 64, seed: int = 0, real: dict | None = None,
+                 memory: tuple[int, int] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Named input sets of `n` rows: random, adversarial and (when given) real states.
+    `memory` (K, F + 1): the policy also takes a memory (random, empty and extreme ones)."""
     rng = np.random.default_rng(seed)
 
     def base():
@@ -80,6 +83,8 @@ def policy_cases(goal: bool, n: int = 64, seed: int = 0, real: dict | None = Non
                  "prev_action": rng.uniform(-1, 1, (n, 3))}
         if goal:
             feeds["target"] = _unit(rng, n) * rng.choice([-1, 1], (n, 1))
+        if memory is not None:
+            feeds["memory"] = memory_sample(rng, (n, *memory))
         return feeds
 
     cases = {"random": base()}
@@ -109,6 +114,14 @@ def policy_cases(goal: bool, n: int = 64, seed: int = 0, real: dict | None = Non
         c = base()
         c["target"] = c["target"] * np.logspace(-3, 3, n)[:, None]
         cases["target_unnormalized"] = c
+    if memory is not None:
+        c = base()
+        c["memory"] = np.zeros_like(c["memory"])  # an episode's first call
+        cases["memory_empty"] = c
+        c = base()  # weights down to 1e-9 (the average's guard is 1e-6), sums up to 1e3
+        c["memory"][..., -1] = np.logspace(-9, 0, n)[:, None]
+        c["memory"][..., :-1] *= rng.choice([1.0, 10.0, 1e3], (n, 1, 1))
+        cases["memory_extreme"] = c
     if real is not None:
         cases["real_rollout"] = {k: np.asarray(v)[:n] for k, v in real.items()}
     return {name: {k: np.asarray(v, np.float32) for k, v in feeds.items()} for name, feeds in cases.items()}
@@ -141,7 +154,7 @@ def _take(feeds: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
 def compare(kind: str, fn: Callable, onnx_path: Path, cases: dict, batches=BATCHES) -> dict:
     """Run `fn(**feeds)` (JAX) and the ONNX file on every case and batch size; the errors."""
     sess = session(onnx_path)
-    out_name = sess.get_outputs()[0].name
+    out_names = [o.name for o in sess.get_outputs()]
     rows = {}
     for name, feeds in cases.items():
         per_batch = {}
@@ -149,9 +162,12 @@ def compare(kind: str, fn: Callable, onnx_path: Path, cases: dict, batches=BATCH
             if batch > len(next(iter(feeds.values()))):
                 continue
             x = _take(feeds, batch)
-            want = np.asarray(fn(**x))
-            got = sess.run([out_name], x)[0]
-            per_batch[str(batch)] = errors(kind, want, got)
+            want = fn(**x)
+            got = sess.run(out_names, x)
+            if isinstance(want, tuple):  # (action, memory_out)
+                per_batch[str(batch)] = {**errors(kind, np.asarray(want[0]), got[0]), **memory_errors(np.asarray(want[1]), got[1])}
+            else:
+                per_batch[str(batch)] = errors(kind, np.asarray(want), got[0])
         rows[name] = per_batch
     return summarize(kind, rows)
 
@@ -168,6 +184,14 @@ def errors(kind: str, want: np.ndarray, got: np.ndarray) -> dict:
     return {"max_abs": max_abs, "angle_deg": float(quat_angle_deg(want, got).max()), "sign_flips": flips}
 
 
+def memory_errors(want: np.ndarray, got: np.ndarray) -> dict:
+    """{"memory_max_rel": max |want - got| / max(1, |want|)} (inf where finiteness differs)."""
+    if not np.array_equal(np.isfinite(want), np.isfinite(got)):
+        return {"memory_max_rel": float("inf")}
+    want, got = np.nan_to_num(np.asarray(want, np.float64)), np.nan_to_num(got)
+    return {"memory_max_rel": float((np.abs(want - got) / np.maximum(1.0, np.abs(want))).max())}
+
+
 def summarize(kind: str, rows: dict) -> dict:
     cells = [c for r in rows.values() for c in r.values()]
     out = {"cases": rows, "max_abs": max(c["max_abs"] for c in cells)}
@@ -176,6 +200,12 @@ def summarize(kind: str, rows: dict) -> dict:
         out["bound"] = {"max_abs": BOUNDS["action_max_abs"]}
         if out["max_abs"] > BOUNDS["action_max_abs"]:
             failures.append(_worst(rows, "max_abs", f"action max abs error {{v:.3g}} > {BOUNDS['action_max_abs']:g}"))
+        if "memory_max_rel" in cells[0]:
+            out["memory_max_rel"] = max(c["memory_max_rel"] for c in cells)
+            out["bound"]["memory_max_rel"] = BOUNDS["memory_max_rel"]
+            if out["memory_max_rel"] > BOUNDS["memory_max_rel"]:
+                failures.append(_worst(rows, "memory_max_rel",
+                                       f"memory_out max relative error {{v:.3g}} > {BOUNDS['memory_max_rel']:g}"))
     else:
         out["angle_deg"] = max(c["angle_deg"] for c in cells)
         out["sign_flips"] = sum(c["sign_flips"] for c in cells)
@@ -196,12 +226,14 @@ def _worst(rows: dict, key: str, template: str) -> str:
 
 # ----- closed loop -----------------------------------------------------------------------------
 def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], episodes: int = 8, seconds: float | None = None,
-                seed: int = 0, mjcf_path: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+                seed: int = 0, mjcf_path: Path | None = None, memory: tuple[int, int] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Seeded episodes in C MuJoCo, each controller from the same starts; per-step records.
 
     `controllers[name](quat, ang_vel, prev_action[, target]) -> action (E, 3)` sees clean
     signals (the true canonical quaternion, body-frame angular velocity). Starts: a uniform
-    random orientation dropped from the env's initial height; goal targets uniform.
+    random orientation dropped from the env's initial height; goal targets uniform. With
+    `memory` (K, F + 1) the controllers also take `memory` (zeros at the start) and return
+    `(action, memory_out)`, which is fed back as the page does.
     """
     import mujoco
 
@@ -232,7 +264,8 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
             mujoco.mj_forward(model, d)
             datas.append(d)
         prev = np.zeros((episodes, 3))
-        rec = {k: [] for k in ("quat", "ang_vel", "prev_action", "action", "error_deg")}
+        mem = None if memory is None else np.zeros((episodes, *memory), np.float32)
+        rec = {k: [] for k in ("quat", "ang_vel", "prev_action", "action", "error_deg") + (("memory",) if mem is not None else ())}
         hold = np.zeros(episodes, int)
         success = np.zeros(episodes, bool)
         success_step = np.full(episodes, -1)
@@ -243,8 +276,13 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
             feeds = {"quat": quat, "ang_vel": ang_vel, "prev_action": prev}
             if goal:
                 feeds["target"] = targets
+            if mem is not None:
+                feeds["memory"] = mem
             feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
-            action = np.clip(np.asarray(controller(**feeds), np.float64), -1.0, 1.0)
+            action = controller(**feeds)
+            if mem is not None:
+                action, mem = action[0], np.asarray(action[1], np.float32)
+            action = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
             for i, d in enumerate(datas):
                 d.ctrl[:] = action[i] * scale
                 for _ in range(n_sub):
@@ -265,6 +303,8 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
             for k, v in (("quat", feeds["quat"]), ("ang_vel", feeds["ang_vel"]), ("prev_action", feeds["prev_action"]),
                          ("action", action), ("error_deg", err)):
                 rec[k].append(v)
+            if mem is not None:
+                rec["memory"].append(feeds["memory"])
             prev = action
         out = {k: np.stack(v, axis=1) for k, v in rec.items()}  # (E, T, ...)
         out["final_quat"] = new_quat
@@ -281,8 +321,10 @@ def jittered(controller: Callable, seed: int = 0, size: float = CHAOS_JITTER) ->
     rng = np.random.default_rng(seed)
 
     def run(**feeds):
-        action = np.asarray(controller(**feeds), np.float64)
-        return action + rng.uniform(-size, size, action.shape)
+        out = controller(**feeds)
+        action = np.asarray(out[0] if isinstance(out, tuple) else out, np.float64)
+        action = action + rng.uniform(-size, size, action.shape)
+        return (action, out[1]) if isinstance(out, tuple) else action
 
     return run
 
@@ -342,8 +384,9 @@ def real_states(run: dict, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
     idx = (rng.integers(0, e, n), rng.integers(0, t, n))
     out = {"quat": run["quat"][idx] * rng.choice([-1.0, 1.0], (n, 1)),
            "ang_vel": run["ang_vel"][idx] + rng.normal(0, 0.05, (n, 3)), "prev_action": run["prev_action"][idx]}
-    if "target" in run:
-        out["target"] = run["target"][idx]
+    for k in ("target", "memory"):
+        if k in run:
+            out[k] = run[k][idx]
     return out
 
 
@@ -357,23 +400,30 @@ def jax_policy(artifact) -> Callable:
 
 
 def onnx_runner(path: Path) -> Callable:
+    """The ONNX file as a function of named feeds: its output, or a tuple of its outputs."""
     sess = session(path)
     names = [i.name for i in sess.get_inputs()]
-    out = sess.get_outputs()[0].name
-    return lambda **feeds: sess.run([out], {k: np.asarray(feeds[k], np.float32) for k in names})[0]
+    outs = [o.name for o in sess.get_outputs()]
+
+    def run(**feeds):
+        got = sess.run(outs, {k: np.asarray(feeds[k], np.float32) for k in names})
+        return got[0] if len(got) == 1 else tuple(got)
+
+    return run
 
 
 def policy_parity(artifact, onnx_path: Path, *, seed: int = 0, episodes: int = 8, seconds: float | None = None,
                   batches=BATCHES) -> dict:
     """Open loop (random, adversarial, real states) and closed loop, for one policy file."""
-    from orient_jax import sim
+    from orient_jax.export.contract import policy_contract_for
 
-    goal = sim.env_class(artifact.env_name).goal_conditioned
+    contract = policy_contract_for(artifact)
+    goal, memory = contract.kind == "policy_goal", contract.memory
     fn = jax_policy(artifact)
     runs = closed_loop(artifact.env_name, artifact.env_config,
                        {"jax": fn, "onnx": onnx_runner(onnx_path), "jax_jittered": jittered(fn, seed)},
-                       episodes=episodes, seconds=seconds, seed=seed)
-    cases = policy_cases(goal, max(batches), seed, real=real_states(runs["jax"], max(batches), seed))
+                       episodes=episodes, seconds=seconds, seed=seed, memory=memory)
+    cases = policy_cases(goal, max(batches), seed, real=real_states(runs["jax"], max(batches), seed), memory=memory)
     report = compare("policy", fn, onnx_path, cases, batches)
     report["closed_loop"] = closed_loop_report(runs, artifact.env_config.control_dt)
     report["failures"] = report["failures"] + report["closed_loop"]["failures"]

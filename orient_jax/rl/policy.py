@@ -14,29 +14,43 @@ import jax.numpy as jnp
 from orient_jax import sim
 from orient_jax.rl.checkpoint import PolicyArtifact
 from orient_jax.rl.networks import Actor
+from orient_jax.sim import memory as memory_lib
 
 PolicyFn = Callable[..., jax.Array]
 
 
 def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
-    """Returns `policy(quat (N,4), ang_vel (N,3), prev_action (N,3)[, target (N,4)]) -> action (N,3)`."""
+    """Returns `policy(quat (N,4), ang_vel (N,3), prev_action (N,3)[, target (N,4)]) -> action (N,3)`;
+    a policy with memory (`env.memory`) also takes `memory (N,K,F+1)` (zeros at an episode's
+    start) and returns `(action, memory_out)`, the memory to pass on the next call."""
     env_cls = sim.env_class(artifact.env_name)
     actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
     params, norm = artifact.actor_params, artifact.obs_norm
+    has_memory = artifact.env_config.memory
 
-    def policy(quat, ang_vel, prev_action, target=None):
+    def policy(quat, ang_vel, prev_action, target=None, memory=None):
         obs = {"quat": quat, "ang_vel": ang_vel, "prev_action": prev_action}
         if env_cls.goal_conditioned:
             if target is None:
                 raise ValueError("the goal policy needs a target quaternion")
             obs["target"] = target
+        if has_memory:
+            if memory is None:
+                raise ValueError("this policy needs its memory (zeros at an episode's start)")
+            obs["memory"] = memory
         features = norm.normalize(env_cls.policy_features(obs))
-        return jnp.clip(actor.apply(params, features)[0], -1.0, 1.0)
+        action = jnp.clip(actor.apply(params, features)[0], -1.0, 1.0)
+        if not has_memory:
+            return action
+        return action, memory_lib.update(memory, env_cls.signal_features(obs))
 
     return policy
 
 
 def obs_policy_fn(artifact: PolicyArtifact) -> Callable[[dict], jax.Array]:
-    """The same policy taking the env's observation dict."""
+    """The same policy taking the env's observation dict (which carries the memory: the env
+    keeps it exactly as `memory_out` would), returning the action alone."""
     policy = make_policy_fn(artifact)
+    if artifact.env_config.memory:
+        return lambda obs: policy(**obs)[0]
     return lambda obs: policy(**obs)

@@ -23,7 +23,7 @@ from orient_jax import config as config_lib
 from orient_jax import sim
 from orient_jax.errors import UserError
 from orient_jax.rl import checkpoint as ckpt_lib
-from orient_jax.rl.networks import widen_mlp_params
+from orient_jax.rl.networks import RunningStats, widen_mlp_params
 from orient_jax.rl.ppo import PPO, Params, PPOConfig
 from orient_jax.sim.base import EnvConfig
 
@@ -193,11 +193,33 @@ def _params_from_policy(source: Path, env_name: str, ppo_config: PPOConfig, fres
                         "(same depth, each layer at least as wide)")
     # A wider actor starts as the same function (new units disconnected), then learns to use them.
     # (The fresh actor is replicated: its first local copy is the whole array, in every process.)
-    actor = widen_mlp_params(artifact.actor_params, jax.tree.map(lambda x: x.addressable_data(0), fresh.actor))
+    try:
+        actor = widen_mlp_params(artifact.actor_params, jax.tree.map(lambda x: x.addressable_data(0), fresh.actor))
+    except ValueError as exc:  # fewer features than the source was trained on
+        hint = " (it was trained with a memory: add --set env.memory=true)" if artifact.env_config.memory else ""
+        raise UserError(f"--init-from {source}: its actor does not fit this run's: {exc}{hint}") from exc
+    obs_norm = _grow_normalizer(artifact.obs_norm, jax.tree.map(lambda x: x.addressable_data(0), fresh.obs_norm))
     # Same placement as the fresh parameters (replicated over the mesh).
     place = lambda new, old: jax.device_put(jax.numpy.asarray(new, old.dtype), old.sharding)
     return fresh.replace(actor=jax.tree.map(place, actor, fresh.actor),
-                         obs_norm=jax.tree.map(place, artifact.obs_norm, fresh.obs_norm))
+                         obs_norm=jax.tree.map(place, obs_norm, fresh.obs_norm))
+
+
+# The normalizer's weight of the past when features are added: about 10 updates' worth of the
+# goal preset's samples, so the new features' statistics settle within the frozen-actor updates.
+_GROWN_NORMALIZER_COUNT = 300_000.0
+
+
+def _grow_normalizer(trained: RunningStats, fresh: RunningStats) -> RunningStats:
+    """The trained feature statistics over the first features of a longer feature vector (the
+    policy gained inputs, e.g. `env.memory`; the actor's rows for them start at zero, so the
+    policy starts as the same function); the new ones start at (0, 1) and, with the count cut
+    to `_GROWN_NORMALIZER_COUNT`, learn their statistics from the first updates' data."""
+    n = trained.mean.shape[0]
+    if n == fresh.mean.shape[0]:
+        return trained
+    return RunningStats(mean=fresh.mean.at[:n].set(trained.mean), var=fresh.var.at[:n].set(trained.var),
+                        count=jax.numpy.minimum(trained.count, _GROWN_NORMALIZER_COUNT))
 
 
 def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:

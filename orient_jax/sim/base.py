@@ -22,6 +22,7 @@ from mujoco import mjx
 from orient_jax import rotations
 from orient_jax.assets import engine_spec, mjcf
 from orient_jax.config import check_range
+from orient_jax.sim import memory as memory_lib
 from orient_jax.sim import noise as noise_lib
 from orient_jax.sim import rest_poses, start_bank
 
@@ -123,6 +124,10 @@ class EnvConfig:
     stall_starts: str = ""
     """Start bank (.npz, `sim/start_bank.py`) for `stall_start_fraction`: states where an earlier
     policy stalled short of its target (`experiments/collect_stall_starts.py`)."""
+    memory: bool = False
+    """The policy also sees moving averages of its past features (`sim/memory.py`): the
+    observation (and `policy.onnx`) gains a `memory` the policy updates and the caller feeds
+    back. Off: every decision rests on the current observation alone."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -210,9 +215,28 @@ class ReorientEnv:
         raise NotImplementedError
 
     @staticmethod
-    def policy_features(obs: Obs) -> jax.Array:
-        """Features the policy computes from the raw signals (inside the exported graph)."""
+    def signal_features(obs: Obs) -> jax.Array:
+        """Features of one observation's raw signals (..., F)."""
         raise NotImplementedError
+
+    @classmethod
+    def policy_features(cls, obs: Obs) -> jax.Array:
+        """Features the policy computes from the raw signals (inside the exported graph): this
+        observation's (F), then, where `obs` has a memory, how far each moving average of them
+        (memory included this step's) lies from them now (K * F)."""
+        features = cls.signal_features(obs)
+        if "memory" not in obs:
+            return features
+        drift = memory_lib.averages(memory_lib.update(obs["memory"], features)) - features[..., None, :]
+        return jnp.concatenate([features, drift.reshape(*features.shape[:-1], -1)], axis=-1)
+
+    @classmethod
+    def signal_size(cls) -> int:
+        """F: the size of `signal_features`."""
+        obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}
+        if cls.goal_conditioned:
+            obs["target"] = obs["quat"]
+        return int(jax.eval_shape(cls.signal_features, obs).shape[-1])
 
     # ----- sizes ----------------------------------------------------------------------------
     @property
@@ -223,6 +247,8 @@ class ReorientEnv:
         spec = {"quat": (4,), "ang_vel": (3,), "prev_action": (3,)}
         if self.goal_conditioned:
             spec["target"] = (4,)
+        if self.config.memory:
+            spec["memory"] = (len(memory_lib.DECAYS), self.signal_size() + 1)
         return spec
 
     # ----- dynamics -------------------------------------------------------------------------
@@ -364,6 +390,8 @@ class ReorientEnv:
                 "prev_action": prev_action, "nan": jnp.zeros((), bool),
                 "noise": self.noise_levels() if noise is None else noise}
         obs = self._observe(k_obs, quat, ang_vel, prev_action, target, info["noise"])
+        if self.config.memory:
+            obs["memory"] = memory_lib.zeros(self.signal_size())
         metrics = self._zero_metrics()
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, prev_action, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
@@ -405,6 +433,8 @@ class ReorientEnv:
                    "success": info["success"].astype(jnp.float32), "nan": bad.astype(jnp.float32),
                    **{f"reward/{k}": scales[k] * v for k, v in terms.items()}}
         obs = self._observe(k_obs, quat, ang_vel, action, info["target"], info["noise"])
+        if self.config.memory:  # what the policy's own `memory_out` was at the last observation
+            obs["memory"] = memory_lib.update(state.obs["memory"], self.signal_features(state.obs))
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, info["target"], action, info),
                      reward=reward, done=truncated | bad, truncated=truncated & ~bad, metrics=metrics, info=info)
 

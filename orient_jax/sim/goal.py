@@ -54,7 +54,7 @@ class Goal(base.ReorientEnv):
         return rotations.geodesic_angle(quat, target)
 
     @staticmethod
-    def policy_features(obs: base.Obs) -> jax.Array:
+    def signal_features(obs: base.Obs) -> jax.Array:
         """[rotation-to-go 6D (6), up_in_body (3), ang_vel (3), prev_action (3)]."""
         quat = rotations.normalize(obs["quat"])
         target = rotations.normalize(obs["target"])

@@ -28,7 +28,7 @@ class Upright(base.ReorientEnv):
         return rotations.tilt(quat)
 
     @staticmethod
-    def policy_features(obs: base.Obs) -> jax.Array:
+    def signal_features(obs: base.Obs) -> jax.Array:
         """[up_in_body (3), ang_vel (3), prev_action (3)] from quat [x,y,z,w] of either sign."""
         quat = rotations.normalize(obs["quat"])
         return jnp.concatenate([rotations.up_in_body(quat), obs["ang_vel"], obs["prev_action"]], axis=-1)

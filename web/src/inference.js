@@ -1,6 +1,7 @@
 // Inference: ONNX Runtime Web runs pose.onnx on the offscreen render, then policy.onnx on the
-// raw signals (quat, ang_vel, prev_action[, target]) — every feature is inside the graphs
-// (DESIGN.md), so nothing is rebuilt here. wasm EP by default (threads when the page is
+// raw signals (quat, ang_vel, prev_action[, target][, memory]) — every feature is inside the
+// graphs (DESIGN.md), so nothing is rebuilt here. A policy with memory returns memory_out, the
+// next call's memory: kept here, opaque, and zeroed when an episode (or its target) changes. wasm EP by default (threads when the page is
 // cross-origin isolated), WebGPU EP for the pose model when backend === 'webgpu'.
 
 let ortPromise = null;
@@ -54,7 +55,13 @@ export class Model {
     } catch (e) {
       throw new Error(`the ${what} model ${entry.file} could not be opened (corrupt or unsupported): ${e.message || e}`);
     }
-    return new Model(ort, session, what, executionProviders[0]);
+    const model = new Model(ort, session, what, executionProviders[0]);
+    if (model.inputNames.includes('memory')) {
+      const shape = entry.inputs?.memory?.shape;
+      if (!Array.isArray(shape) || shape.length < 2) throw new Error(`the manifest gives no shape for ${what}.onnx's memory input`);
+      model.memoryShape = [1, ...shape.slice(1)];
+    }
+    return model;
   }
 
   constructor(ort, session, what, provider) {
@@ -64,6 +71,7 @@ export class Model {
     this.provider = provider;
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
+    this.memoryShape = null; // [1, K, F + 1] for a policy with memory
   }
 
   /** feeds: {name: [Float32Array, dims]} -> {name: Float32Array} */
@@ -110,6 +118,7 @@ export class Inference {
 
   constructor(ort, pose, policy, policyGoal, goalNote, camera) {
     Object.assign(this, { ort, pose, policy, policyGoal, goalNote });
+    this.memory = new Map(); // model -> its last memory_out (absent: zeros, an episode's start)
     this.onFallback = null;
     this.h = camera.height;
     this.w = camera.width;
@@ -135,8 +144,18 @@ export class Inference {
     const model = target ? this.policyGoal : this.policy;
     const feeds = { quat: [quat, [1, 4]], ang_vel: [angVel, [1, 3]], prev_action: [prevAction, [1, 3]] };
     if (target) feeds.target = [target, [1, 4]];
+    if (model.memoryShape) {
+      const size = model.memoryShape.reduce((a, b) => a * b, 1);
+      feeds.memory = [this.memory.get(model) ?? new Float32Array(size), model.memoryShape];
+    }
     const out = await model.run(feeds);
+    if (model.memoryShape) this.memory.set(model, Float32Array.from(out.memory_out));
     return Array.from(out.action ?? out[model.outputNames[0]]);
+  }
+
+  /** A new episode for the policies: their memories start again from zeros. */
+  forgetMemory() {
+    this.memory.clear();
   }
 
   /** Test hook: run a named model on batched raw inputs {name: [flatArray, dims]}. */

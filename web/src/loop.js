@@ -193,6 +193,7 @@ async function main() {
     physics.reset([xy[0], xy[1], physics.qpos0[2]], q);
     resets++;
     quatPred = null;
+    inference.forgetMemory();
     prevAction = [0, 0, 0];
     action = [0, 0, 0];
     hold = 0;
@@ -329,16 +330,16 @@ async function main() {
 
   const ui = new UI({
     reset: () => reset(),
-    togglePolicy: () => { mode = mode === 'policy' ? 'off' : 'policy'; syncControls(); },
+    togglePolicy: () => { mode = mode === 'policy' ? 'off' : 'policy'; inference.forgetMemory(); syncControls(); },
     toggleObs: () => { obs = obs === 'truth' ? 'predicted' : 'truth'; syncControls(); },
     toggleGoal: () => {
       if (!inference.policyGoal) return;
       task = task === 'goal' ? 'upright' : 'goal';
       if (task === 'goal') target = newGoalTarget();
-      hold = 0; success = null;
+      hold = 0; success = null; inference.forgetMemory();
       syncControls();
     },
-    newTarget: () => { target = newGoalTarget(); hold = 0; success = null; },
+    newTarget: () => { target = newGoalTarget(); hold = 0; success = null; inference.forgetMemory(); },
   });
   const syncControls = () => ui.setControls({ mode, obs, task });
   ui.setInset(poseCam.canvas);
@@ -425,12 +426,12 @@ async function main() {
   Object.assign(app, {
     state,
     reset: (quat) => { reset(quat); return state(); },
-    setTarget: (quat) => { target = F.canonical(quat); hold = 0; success = null; },
-    setMode: (m) => { if (m !== 'policy' && m !== 'off') throw new Error(`mode ${m}?`); mode = m; syncControls(); },
+    setTarget: (quat) => { target = F.canonical(quat); hold = 0; success = null; inference.forgetMemory(); },
+    setMode: (m) => { if (m !== 'policy' && m !== 'off') throw new Error(`mode ${m}?`); mode = m; inference.forgetMemory(); syncControls(); },
     setObservation: (o) => { if (o !== 'predicted' && o !== 'truth') throw new Error(`observation ${o}?`); obs = o; syncControls(); },
     setTask: (t) => {
       if (t === 'goal' && !inference.policyGoal) throw new Error(inference.goalNote);
-      task = t; hold = 0; success = null; syncControls();
+      task = t; hold = 0; success = null; inference.forgetMemory(); syncControls();
     },
     manifest,
     debug: {
@@ -438,6 +439,13 @@ async function main() {
       rollout: (qpos0, ctrlSeq, substeps = 1, qvel0 = null) => physics.rollout(qpos0, ctrlSeq, substeps, qvel0),
       /** Run a model on raw named inputs {name: [flatArray, dims]}. */
       runModel: (which, feeds) => inference.runRaw(which, feeds),
+      /** The memory the active policy will be given next ({dims, data}), null without memory. */
+      policyMemory: () => {
+        const model = task === 'goal' ? inference.policyGoal : inference.policy;
+        if (!model?.memoryShape) return null;
+        const size = model.memoryShape.reduce((x, y) => x * y, 1);
+        return { dims: model.memoryShape, data: Array.from(inference.memory.get(model) ?? new Float32Array(size)) };
+      },
       /** The pose camera's image of orientation q (flat NHWC float32 as an Array). */
       renderPose: (q) => Array.from(poseCam.render(F.canonical(q))),
       /** The same through the asynchronous readback (pixel-pack buffer + fence) the loop uses. */
