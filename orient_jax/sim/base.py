@@ -160,8 +160,8 @@ class State:
 
     data: mjx.Data
     obs: Obs
-    """The raw signals of the policy's ONNX contract: quat (4,), ang_vel (3,), prev_action (3,)
-    and, for goal tasks, target (4,)."""
+    """The raw signals of the policy's ONNX contract: quat (4,), ang_vel (3,), prev_action (3,),
+    for goal tasks target (4,), and with `config.memory` the policy's memory (K, F + 1)."""
     critic_obs: jax.Array
     """Privileged features for the value function (true state, randomization), (C,)."""
     reward: jax.Array
