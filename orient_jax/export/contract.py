@@ -66,7 +66,7 @@ def policy_contract_for(artifact) -> Contract:
     from orient_jax.sim import memory as memory_lib
 
     env_cls = sim.env_class(artifact.env_name)
-    memory = (len(memory_lib.DECAYS), env_cls.signal_size() + 1) if artifact.env_config.memory else None
+    memory = memory_lib.shape(env_cls.signal_size()) if artifact.env_config.memory else None
     return policy_contract(env_cls.goal_conditioned, memory)
 
 

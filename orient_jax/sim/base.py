@@ -248,7 +248,7 @@ class ReorientEnv:
         if self.goal_conditioned:
             spec["target"] = (4,)
         if self.config.memory:
-            spec["memory"] = (len(memory_lib.DECAYS), self.signal_size() + 1)
+            spec["memory"] = memory_lib.shape(self.signal_size())
         return spec
 
     # ----- dynamics -------------------------------------------------------------------------

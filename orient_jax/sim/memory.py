@@ -20,9 +20,14 @@ DECAYS = (0.9, 0.98)
 """Per control step (20 ms): time constants of 0.2 s and 1 s."""
 
 
+def shape(feature_size: int) -> tuple[int, int]:
+    """(K, F + 1): one memory's shape for F features."""
+    return len(DECAYS), feature_size + 1
+
+
 def zeros(feature_size: int, batch: tuple[int, ...] = ()) -> jax.Array:
     """The memory of a fresh episode, (*batch, K, F + 1)."""
-    return jnp.zeros((*batch, len(DECAYS), feature_size + 1), jnp.float32)
+    return jnp.zeros((*batch, *shape(feature_size)), jnp.float32)
 
 
 def update(memory: jax.Array, features: jax.Array) -> jax.Array:
