@@ -19,10 +19,9 @@ def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32
     from orient_jax.rl.checkpoint import PolicyArtifact
     from orient_jax.rl.networks import Actor, RunningStats
     from orient_jax.rl.presets import preset
-
-    env_cls = sim.env_class(env_name)
     from orient_jax.sim import memory as memory_lib
 
+    env_cls = sim.env_class(env_name)
     env_config = dataclasses.replace(sim.default_config(env_name), memory=memory)
     ppo_config = dataclasses.replace(preset("tiny") if _has_preset("tiny") else preset("quick"), actor_hidden=tuple(hidden))
     obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}

@@ -1,8 +1,9 @@
 // Inference: ONNX Runtime Web runs pose.onnx on the offscreen render, then policy.onnx on the
 // raw signals (quat, ang_vel, prev_action[, target][, memory]) — every feature is inside the
 // graphs (DESIGN.md), so nothing is rebuilt here. A policy with memory returns memory_out, the
-// next call's memory: kept here, opaque, and zeroed when an episode (or its target) changes. wasm EP by default (threads when the page is
-// cross-origin isolated), WebGPU EP for the pose model when backend === 'webgpu'.
+// next call's memory: kept here, opaque, and zeroed when an episode (or its target) changes.
+// wasm EP by default (threads when the page is cross-origin isolated), WebGPU EP for the pose
+// model when backend === 'webgpu'.
 
 let ortPromise = null;
 
@@ -144,13 +145,15 @@ export class Inference {
     const model = target ? this.policyGoal : this.policy;
     const feeds = { quat: [quat, [1, 4]], ang_vel: [angVel, [1, 3]], prev_action: [prevAction, [1, 3]] };
     if (target) feeds.target = [target, [1, 4]];
-    if (model.memoryShape) {
-      const size = model.memoryShape.reduce((a, b) => a * b, 1);
-      feeds.memory = [this.memory.get(model) ?? new Float32Array(size), model.memoryShape];
-    }
+    if (model.memoryShape) feeds.memory = [this.memoryFor(model), model.memoryShape];
     const out = await model.run(feeds);
     if (model.memoryShape) this.memory.set(model, Float32Array.from(out.memory_out));
     return Array.from(out.action ?? out[model.outputNames[0]]);
+  }
+
+  /** The memory `model` gets next: its last memory_out, zeros at an episode's start. */
+  memoryFor(model) {
+    return this.memory.get(model) ?? new Float32Array(model.memoryShape.reduce((a, b) => a * b, 1));
   }
 
   /** A new episode for the policies: their memories start again from zeros. */

@@ -443,8 +443,7 @@ async function main() {
       policyMemory: () => {
         const model = task === 'goal' ? inference.policyGoal : inference.policy;
         if (!model?.memoryShape) return null;
-        const size = model.memoryShape.reduce((x, y) => x * y, 1);
-        return { dims: model.memoryShape, data: Array.from(inference.memory.get(model) ?? new Float32Array(size)) };
+        return { dims: model.memoryShape, data: Array.from(inference.memoryFor(model)) };
       },
       /** The pose camera's image of orientation q (flat NHWC float32 as an Array). */
       renderPose: (q) => Array.from(poseCam.render(F.canonical(q))),
