@@ -178,6 +178,11 @@ def test_closed_loop_gate_sets_chaotic_episodes_aside():
     bad = parity.closed_loop_report({"jax": jax_run, "onnx": _synthetic_run(calm_gap, [False, True, False, True]),
                                      "jax_jittered": chaos}, 0.02)
     assert not bad["pass"] and "orientation gap 0.5" in bad["failures"][0]
+    # One jitter draw may leave a chaotic episode calm: any reference run that moves it sets it aside.
+    calm = _synthetic_run(zeros, [True, True, False, True])
+    assert not parity.closed_loop_report({"jax": jax_run, "onnx": onnx, "jax_jittered_0": calm}, 0.02)["pass"]
+    either = parity.closed_loop_report({"jax": jax_run, "onnx": onnx, "jax_jittered_0": calm, "jax_jittered_1": chaos}, 0.02)
+    assert either["pass"] and either["chaotic_episodes"] == [0] and either["chaos_runs"] == 2
     # Nothing left to compare when every episode is chaotic.
     all_chaos = _synthetic_run(np.full((4, 10), 30.0), [True, True, False, True])
     none_left = parity.closed_loop_report({"jax": jax_run, "onnx": all_chaos, "jax_jittered": all_chaos}, 0.02)
