@@ -1,6 +1,7 @@
 """The SLURM and SkyPilot files: valid shell/YAML, and every orient-jax command in them is one
 the CLI accepts (an option renamed in the CLI fails here, not on a cluster hours later)."""
 
+import json
 import re
 import shlex
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from orient_jax.cli import build_parser
+from orient_jax.sim import base
 
 CLUSTER = Path(__file__).resolve().parent.parent / "scripts" / "cluster"
 SCRIPTS = sorted(CLUSTER.glob("*.sbatch"))
@@ -69,12 +71,13 @@ def test_array_tasks_split_the_shards_without_overlap():
 def test_goal_training_stages_are_valid_commands():
     """scripts/train_goal.sh: valid shell, every stage a command the CLI accepts, each warm
     start from the stage before it (stage 10 from stage 9's policy, growing it a memory, on
-    the stall bank collected from that policy first)."""
+    the stall bank collected from that policy first); the last stage's reward is the shipped
+    policy's."""
     path = CLUSTER.parent / "train_goal.sh"
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     text = path.read_text().replace("\\\n", " ").replace('"$root', "runs/goal").replace('"', "")
     stages = [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("train --")]
-    assert len(stages) == 11
+    assert len(stages) == 14
     parser = build_parser()
     for i, argv in enumerate(stages):
         args = parser.parse_args(["train", "--env", "goal", "--preset", "goal", *argv])
@@ -84,6 +87,10 @@ def test_goal_training_stages_are_valid_commands():
     [collect] = [line for line in text.splitlines() if "collect_stall_starts.py" in line]
     assert "--policy runs/goal/stage9/policy" in collect and "--out runs/goal/stall_starts.npz" in collect
     assert text.index("collect_stall_starts.py") < text.index("--workdir runs/goal/stage10")
+    shipped = json.loads((CLUSTER.parents[1] / "models/checkpoints/goal/policy.json").read_text())
+    last = dict(s.split("=", 1) for s in args.set)
+    for term, scale in shipped["env_config"]["reward"].items():
+        assert float(last.get(f"env.reward.{term}", getattr(base.RewardScales, term))) == scale
 
 
 def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains_the_full_preset():
