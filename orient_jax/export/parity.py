@@ -41,7 +41,7 @@ CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_comparabl
 not chaotic (see `CHAOS_JITTER`); at least a quarter of the episodes must be comparable."""
 
 CHAOS_JITTER = 1e-6
-"""Uniform +- jitter on each action of the chaos reference run: the size of float32 rounding
+"""Uniform +- jitter on each action of the chaos reference runs: the size of float32 rounding
 differences between two correct implementations (the measured ONNX gap is ~5e-7)."""
 
 CHAOS_RUNS = 3
