@@ -263,6 +263,24 @@ def test_near_rest_starts_sit_at_rest_next_to_their_targets():
     # (That such starts stay put unpowered is the settled-pose test's check: same poses, same set-down.)
 
 
+def test_hard_targets_need_more_torque_yet_stay_holdable():
+    """hard_target_fraction: that share of targets is the holdable candidate needing the most
+    torque; the rest are the uniform draws as without it (same keys), and evaluation ignores it."""
+    keys = jax.random.split(jax.random.PRNGKey(12), 600)
+    levers, targets = {}, {}
+    for fraction in (0.0, 0.5):
+        env = sim.load("goal", config_overrides=[f"hard_target_fraction={fraction}"])
+        targets[fraction] = np.asarray(jax.jit(jax.vmap(env.reset))(keys).info["target"])
+        levers[fraction] = np.asarray(env.holding_lever(jnp.asarray(targets[fraction])))
+    changed = np.any(targets[0.5] != targets[0.0], axis=-1)
+    assert 0.35 < changed.mean() < 0.55  # about the fraction (a hard pick may be the uniform one)
+    assert np.all(levers[0.5][changed] > levers[0.0][changed])
+    assert levers[0.5][changed].max() <= env._max_lever + 1e-6  # still holdable
+    assert np.median(levers[0.5]) > 1.1 * np.median(levers[0.0])
+    with pytest.raises(UserError, match="hard_target_fraction"):
+        sim.load("goal", config_overrides=["hard_target_fraction=1.5"])
+
+
 def test_rest_start_kick_sets_only_the_rests_spinning():
     """rest_start_kick: starts at rest begin turning (random direction, speed up to the kick),
     observed by the gyro; drops, and every position and orientation, are as without it."""
@@ -301,17 +319,18 @@ def test_curriculum_fractions_cannot_exceed_one():
         sim.load("goal", config_overrides=["rest_start_fraction=0.5", "near_rest_start_fraction=0.6"])
 
 
-def test_evaluation_ignores_the_training_curriculum():
+@pytest.mark.parametrize("env_name", ["upright", "goal"])
+def test_evaluation_ignores_the_training_curriculum(env_name):
     from orient_jax.rl.evaluate import rollout
 
-    cfg = sim.default_config("upright")
+    cfg = sim.default_config(env_name)
     import dataclasses
     cfg = dataclasses.replace(cfg, success_hold_s=0.1, episode_s=0.1)
     curriculum = dataclasses.replace(cfg, upright_start_fraction=0.4, rest_start_fraction=0.3,
-                                     near_rest_start_fraction=0.3)
+                                     near_rest_start_fraction=0.3, hard_target_fraction=1.0)
     zero = lambda obs: jnp.zeros((obs["quat"].shape[0], 3))
-    a = rollout("upright", curriculum, zero, episodes=16, seed=0)
-    b = rollout("upright", cfg, zero, episodes=16, seed=0)
+    a = rollout(env_name, curriculum, zero, episodes=16, seed=0)
+    b = rollout(env_name, cfg, zero, episodes=16, seed=0)
     np.testing.assert_array_equal(a.error_deg, b.error_deg)
     assert np.median(a.error_deg[:, 0]) > 10.0  # dropped at random, not set down upright
 

@@ -48,6 +48,10 @@ class Goal(base.ReorientEnv):
         lever = self.holding_lever(candidates)
         holdable = lever <= self._max_lever
         pick = jnp.where(holdable.any(), jnp.argmax(holdable), jnp.argmin(lever))
+        if self.config.hard_target_fraction > 0:  # static; the uniform draw keeps its keys either way
+            hard = jax.random.uniform(jax.random.fold_in(key, 1)) < self.config.hard_target_fraction
+            hardest = jnp.argmax(jnp.where(holdable, lever, -1.0))
+            pick = jnp.where(hard & holdable.any(), hardest, pick)
         return candidates[pick]
 
     def error_angle(self, quat: jax.Array, target: jax.Array) -> jax.Array:
