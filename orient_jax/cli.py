@@ -131,6 +131,17 @@ def cmd_quickstart(args) -> int:
     return cmd_eval(args)
 
 
+def cmd_soup(args) -> int:
+    from orient_jax.rl import checkpoint, soup
+
+    out = Path(args.out).resolve()
+    if out in {Path(p).resolve() for p in args.policies}:
+        raise UserError(f"--out {args.out} is one of the ingredients; write the soup elsewhere")
+    checkpoint.save_policy(out, soup.load_and_average(args.policies))
+    print(f"soup of {len(args.policies)} policies written to {args.out}")
+    return 0
+
+
 def cmd_asset(args) -> int:
     from orient_jax.assets import mjcf
 
@@ -199,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set \"env.randomization.torque_gain=[0.85,1.1]\" (repeatable)")
     p.add_argument("--out", help="output folder for eval.json and eval.png (default: RUN/eval for a run's policy, else runs/eval-NAME)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("soup", help="average fine-tunes of one policy into one (a uniform model soup)",
+                       description="Average the actor weights and observation normalizers of several fine-tunes that "
+                                   "started from the same policy (same task, memory and network shapes) into one "
+                                   "policy artifact. The env and PPO configs are the first policy's.")
+    p.add_argument("policies", nargs="+", metavar="POLICY", help="policy folders (RUN/policy or models/checkpoints/NAME)")
+    p.add_argument("--out", required=True, help="folder for the averaged policy (written atomically)")
+    p.set_defaults(func=cmd_soup)
 
     p = sub.add_parser("quickstart", help="the main job on CPU: train the quick upright preset, then evaluate it")
     add_common(p, with_env=False)
