@@ -265,7 +265,8 @@ def test_near_rest_starts_sit_at_rest_next_to_their_targets():
 
 def test_hard_targets_need_more_torque_yet_stay_holdable():
     """hard_target_fraction: that share of targets is the holdable candidate needing the most
-    torque; the rest are the uniform draws as without it (same keys), and evaluation ignores it."""
+    torque; the rest are the uniform draws as without it (same keys). Evaluation ignores it:
+    `test_evaluation_ignores_the_training_curriculum`."""
     keys = jax.random.split(jax.random.PRNGKey(12), 600)
     levers, targets = {}, {}
     for fraction in (0.0, 0.5):
