@@ -17,7 +17,7 @@ MODELS = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 def _nudged(artifact, scale: float, seed: int):
     """`artifact` with every actor weight and normalizer moment moved by random amounts."""
     leaves, treedef = jax.tree.flatten(artifact.actor_params)
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves) + 1)
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
     moved = [x + scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
     norm = dataclasses.replace(artifact.obs_norm, mean=artifact.obs_norm.mean + scale,
                                var=artifact.obs_norm.var * (1 + scale))

@@ -2,8 +2,8 @@
 "Model soups", 2022).
 
 Fine-tunes that start from the same parameters stay in one basin of the loss, so their average
-is a policy too, and often a better one than each: the noise each run's last updates leave in
-its weights averages out. The actor's weights and the observation normalizer's moments are
+is a policy too, and can be a better one than each: the noise each run's last updates leave in
+its weights averages out (for the goal policy it was not: README, goal task). The actor's weights and the observation normalizer's moments are
 averaged leaf by leaf; the env and PPO configs (and so the ONNX contract) are the first
 ingredient's. Ingredients must share the task, the observation (memory on or off) and every
 weight's shape; anything else is a `UserError`.
