@@ -7,6 +7,7 @@ line starting with "error:" and exits with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -72,6 +73,9 @@ def cmd_eval(args) -> int:
     artifact = load_policy(Path(args.policy))
     # Other conditions than the training's: e.g. another policy's physics ranges.
     cfg = config_lib.apply_overrides(artifact.env_config, [o.removeprefix("env.") for o in args.set])
+    if cfg.memory != artifact.env_config.memory:
+        raise UserError("env.memory is part of the policy's network input; it cannot change at evaluation")
+    artifact = dataclasses.replace(artifact, env_config=cfg)  # e.g. --set env.reflex.enabled=true wraps the policy
     policy_dir = Path(args.policy)
     in_run = (policy_dir.parent / "config.json").is_file()  # a policy inside a training run folder
     out = Path(args.out or (policy_dir.parent / "eval" if in_run else Path("runs") / f"eval-{policy_dir.name}"))
@@ -110,6 +114,10 @@ def _print_eval(report: dict) -> None:
                       fmt(s["time_to_success_p90_s"]), f"{s['final_error_median_deg']:.2f}")
     Console().print(table)
     print("physics randomized as in training, except the nominal row (the MJCF as is, as the browser runs it)")
+    if "reflex_pushes_mean" in report["noisy"]:
+        s = report["noisy"]
+        print(f"stall reflex (noisy row): pushed in {s['reflex_episodes']:.1%} of the episodes, "
+              f"{s['reflex_pushes_mean']:.2f} pushes per episode")
     if report.get("overrides"):
         print("env config as trained, except:", " ".join(report["overrides"]))
     print("success vs noise scale:", ", ".join(f"x{k}: {v:.1%}" for k, v in report["success_vs_noise_scale"].items()))
@@ -139,6 +147,21 @@ def cmd_soup(args) -> int:
         raise UserError(f"--out {args.out} is one of the ingredients; write the soup elsewhere")
     checkpoint.save_policy(out, soup.load_and_average(args.policies))
     print(f"soup of {len(args.policies)} policies written to {args.out}")
+    return 0
+
+
+def cmd_reflex(args) -> int:
+    from orient_jax.rl import checkpoint
+    from orient_jax.rl.policy import with_reflex
+
+    out = Path(args.out).resolve()
+    if out == Path(args.policy).resolve():
+        raise UserError(f"--out {args.out} is the input policy; write the wrapped policy elsewhere")
+    artifact = with_reflex(checkpoint.load_policy(Path(args.policy)), args.set)
+    checkpoint.save_policy(out, artifact)
+    r = artifact.env_config.reflex
+    print(f"{args.policy} with the stall reflex (stall {r.stall_s} s, push {r.push_s} s, beyond {r.far_deg} deg) "
+          f"written to {args.out}")
     return 0
 
 
@@ -218,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("policies", nargs="+", metavar="POLICY", help="policy folders (RUN/policy or models/checkpoints/NAME)")
     p.add_argument("--out", required=True, help="folder for the averaged policy (written atomically)")
     p.set_defaults(func=cmd_soup)
+
+    p = sub.add_parser("reflex", help="wrap a trained policy with memory in the stall reflex (push out of a stall, retry)",
+                       description="Write a copy of POLICY that, once it has pushed at the torque limit without moving "
+                                   "for reflex.stall_s while farther than reflex.far_deg from its goal, reverses that "
+                                   "push for reflex.push_s and then hands back to the network (sim/reflex.py). The "
+                                   "reflex is part of the exported policy graph; its state is one more row of the "
+                                   "policy's memory. Try it first with: orient-jax eval --set env.reflex.enabled=true")
+    p.add_argument("policy", metavar="POLICY", help="policy folder with memory (RUN/policy or models/checkpoints/NAME)")
+    p.add_argument("--out", required=True, help="folder for the wrapped policy (written atomically)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a reflex setting other than the default, e.g. --set reflex.push_s=0.4 (repeatable; "
+                        "`orient-jax config` lists them)")
+    p.set_defaults(func=cmd_reflex)
 
     p = sub.add_parser("quickstart", help="the main job on CPU: train the quick upright preset, then evaluate it")
     add_common(p, with_env=False)

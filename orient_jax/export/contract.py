@@ -61,12 +61,14 @@ def policy_contract(goal: bool = False, memory: tuple[int, int] | None = None) -
 
 
 def policy_contract_for(artifact) -> Contract:
-    """The contract a policy artifact's graph must meet (its task and whether it has memory)."""
+    """The contract a policy artifact's graph must meet (its task, whether it has memory, and
+    whether that memory carries the stall reflex's row)."""
     from orient_jax import sim
     from orient_jax.sim import memory as memory_lib
 
     env_cls = sim.env_class(artifact.env_name)
-    memory = memory_lib.shape(env_cls.signal_size()) if artifact.env_config.memory else None
+    config = artifact.env_config
+    memory = memory_lib.shape(env_cls.signal_size(), config.reflex.enabled) if config.memory else None
     return policy_contract(env_cls.goal_conditioned, memory)
 
 

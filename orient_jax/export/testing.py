@@ -9,10 +9,10 @@ import jax.numpy as jnp
 
 
 def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32, 32), seed: int = 0,
-                           out_gain: float = 50.0, memory: bool = False):
+                           out_gain: float = 50.0, memory: bool = False, reflex: bool = False):
     """An untrained `PolicyArtifact` of `env_name` whose actions are not all ~0 (the last layer
     is scaled by `out_gain`) and whose feature normalizer is not the identity; `memory`: a
-    policy with memory (`env.memory`)."""
+    policy with memory (`env.memory`), `reflex`: and the stall reflex around it (`env.reflex`)."""
     import dataclasses
 
     from orient_jax import sim
@@ -20,15 +20,17 @@ def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32
     from orient_jax.rl.networks import Actor, RunningStats
     from orient_jax.rl.presets import preset
     from orient_jax.sim import memory as memory_lib
+    from orient_jax.sim.reflex import ReflexConfig
 
     env_cls = sim.env_class(env_name)
-    env_config = dataclasses.replace(sim.default_config(env_name), memory=memory)
+    env_config = dataclasses.replace(sim.default_config(env_name), memory=memory,
+                                     reflex=ReflexConfig(enabled=reflex))
     ppo_config = dataclasses.replace(preset("tiny") if _has_preset("tiny") else preset("quick"), actor_hidden=tuple(hidden))
     obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}
     if env_cls.goal_conditioned:
         obs["target"] = jnp.array([0.0, 0.0, 0.0, 1.0])
     if memory:
-        obs["memory"] = memory_lib.zeros(env_cls.signal_size())
+        obs["memory"] = memory_lib.zeros(env_cls.signal_size(), reflex=reflex)
     size = env_cls.policy_features(obs).shape[-1]
     k_init, k_mean, k_var = jax.random.split(jax.random.PRNGKey(seed), 3)
     params = Actor(tuple(hidden), 3, ppo_config.init_log_std).init(k_init, jnp.zeros(size))

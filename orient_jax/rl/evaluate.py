@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from orient_jax import sim
+from orient_jax.sim import reflex as reflex_lib
 from orient_jax.sim.base import EnvConfig, NoiseConfig
 
 Controller = Callable[[dict], jax.Array]
@@ -29,6 +30,7 @@ class EvalResult:
     final_error_deg: np.ndarray  # (N,)
     error_deg: np.ndarray  # (N, T) error angle (tilt for upright) after each control step
     control_dt: float
+    reflex_pushes: np.ndarray | None = None  # (N,) pushes of the stall reflex (`env.reflex`), None without it
 
     def summary(self) -> dict:
         t = self.time_to_success[self.success]
@@ -39,6 +41,9 @@ class EvalResult:
             "time_to_success_p90_s": float(np.percentile(t, 90)) if t.size else None,
             "final_error_median_deg": float(np.median(self.final_error_deg)),
             "final_error_p95_deg": float(np.percentile(self.final_error_deg, 95)),
+            **({} if self.reflex_pushes is None else {
+                "reflex_pushes_mean": float(self.reflex_pushes.mean()),
+                "reflex_episodes": float((self.reflex_pushes > 0).mean())}),
         }
 
 
@@ -84,14 +89,16 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     base = jax.random.PRNGKey(seed)
     outs = [jax.device_get(run(base, *(jnp.asarray(c[i:i + chunk]) for c in columns)))
             for i in range(0, total + pad, chunk)]  # host loop over memory-sized chunks only
-    success, success_step, errors = (np.concatenate([o[k] for o in outs]) for k in range(3))
+    success, success_step, errors, pushes = (np.concatenate([o[k] for o in outs]) for k in range(4))
+    reflex = evaluation_config(env_config).reflex.enabled
     dt = env_config.control_dt
     results, first = [], 0
     for s in settings:
         sl = slice(first, first + s.episodes)
         first += s.episodes
         results.append(EvalResult(success=success[sl], time_to_success=np.where(success[sl], success_step[sl] * dt, np.nan),
-                                  final_error_deg=errors[sl, -1], error_deg=errors[sl], control_dt=dt))
+                                  final_error_deg=errors[sl, -1], error_deg=errors[sl], control_dt=dt,
+                                  reflex_pushes=pushes[sl] if reflex else None))
     return results
 
 
@@ -108,7 +115,7 @@ def evaluation_config(config: EnvConfig) -> EnvConfig:
 @functools.lru_cache(maxsize=8)
 def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controller):
     """jit(key, episode index (B,), noise scale (B,), gyro std (B,), randomized physics (B,) bool)
-    -> (success (B,), success step (B,), error angle in deg (B, T))."""
+    -> (success (B,), success step (B,), error angle in deg (B, T), stall-reflex pushes (B,), 0 without it)."""
     env = sim.load(env_name, env_config)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 
@@ -122,7 +129,10 @@ def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controll
             return state, state.metrics["error_deg"]
 
         state, errors = jax.lax.scan(body, state, None, length=env.episode_steps)
-        return state.info["success"], state.info["success_step"], errors.T
+        # The env keeps the policy's memory, the reflex's state (its last row) included.
+        pushes = (state.obs["memory"][:, -1, reflex_lib.PUSHES] if env_config.reflex.enabled
+                  else jnp.zeros_like(state.info["success_step"]))
+        return state.info["success"], state.info["success_step"], errors.T, pushes
 
     return run
 

@@ -6,6 +6,7 @@ so the features (sign canonicalisation, rotation features, normalisation) are wr
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 from orient_jax import sim
 from orient_jax.rl.checkpoint import PolicyArtifact
 from orient_jax.rl.networks import Actor
-from orient_jax.sim import memory as memory_lib
+from orient_jax.sim import reflex
 
 PolicyFn = Callable[..., jax.Array]
 
@@ -22,11 +23,13 @@ PolicyFn = Callable[..., jax.Array]
 def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
     """Returns `policy(quat (N,4), ang_vel (N,3), prev_action (N,3)[, target (N,4)]) -> action (N,3)`;
     a policy with memory (`env.memory`) also takes `memory (N,K,F+1)` (zeros at an episode's
-    start) and returns `(action, memory_out)`, the memory to pass on the next call."""
+    start; one more row with the stall reflex, `env.reflex`) and returns `(action, memory_out)`,
+    the memory to pass on the next call."""
     env_cls = sim.env_class(artifact.env_name)
     actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
     params, norm = artifact.actor_params, artifact.obs_norm
-    has_memory = artifact.env_config.memory
+    env_config = artifact.env_config
+    has_memory = env_config.memory
 
     def policy(quat, ang_vel, prev_action, target=None, memory=None):
         obs = {"quat": quat, "ang_vel": ang_vel, "prev_action": prev_action}
@@ -42,7 +45,10 @@ def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
         action = jnp.clip(actor.apply(params, features)[0], -1.0, 1.0)
         if not has_memory:
             return action
-        return action, memory_lib.update(memory, env_cls.signal_features(obs))
+        memory_out = env_cls.next_memory(env_config, obs)
+        if env_config.reflex.enabled:  # its state is memory_out's last row (this step's included)
+            action = reflex.act(memory_out[..., -1, :], action)
+        return action, memory_out
 
     return policy
 
@@ -54,3 +60,20 @@ def obs_policy_fn(artifact: PolicyArtifact) -> Callable[[dict], jax.Array]:
     if artifact.env_config.memory:
         return lambda obs: policy(**obs)[0]
     return lambda obs: policy(**obs)
+
+
+def with_reflex(artifact: PolicyArtifact, overrides: list[str] | tuple[str, ...] = ()) -> PolicyArtifact:
+    """`artifact` wrapped in the stall reflex (`sim/reflex.py`), with `reflex.KEY=VALUE`
+    overrides of its settings; the network is unchanged."""
+    from orient_jax import config as config_lib
+    from orient_jax.errors import UserError
+
+    if not artifact.env_config.memory:
+        raise UserError("this policy has no memory (env.memory), where the reflex keeps its state; "
+                        "train one with --set env.memory=true")
+    for item in overrides:
+        if not item.removeprefix("env.").startswith("reflex."):
+            raise UserError(f"--set {item}: only reflex.* settings belong to the reflex")
+    config = dataclasses.replace(artifact.env_config, reflex=dataclasses.replace(artifact.env_config.reflex, enabled=True))
+    config = config_lib.apply_overrides(config, [o.removeprefix("env.") for o in overrides])
+    return dataclasses.replace(artifact, env_config=config)

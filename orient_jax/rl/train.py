@@ -59,6 +59,9 @@ def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig) -> dict:
 def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOConfig, workdir: Path,
                        console: Console | None = None, show_progress: bool = True) -> ckpt_lib.PolicyArtifact:
     """Train (or resume) in `workdir`; write `workdir/policy` and return the artifact."""
+    if env_config.reflex.enabled:  # PPO's samples would not be the actions the env applied
+        raise UserError("env.reflex is put around a trained policy (orient-jax reflex), not trained with; drop "
+                        "--set env.reflex.enabled=true")
     console = console or Console(stderr=True)
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

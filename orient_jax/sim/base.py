@@ -24,6 +24,7 @@ from orient_jax.assets import engine_spec, mjcf
 from orient_jax.config import check_range
 from orient_jax.sim import memory as memory_lib
 from orient_jax.sim import noise as noise_lib
+from orient_jax.sim import reflex as reflex_lib
 from orient_jax.sim import rest_poses, start_bank
 
 Obs = dict[str, jax.Array]
@@ -133,6 +134,9 @@ class EnvConfig:
     """The policy also sees moving averages of its past features (`sim/memory.py`): the
     observation (and `policy.onnx`) gains a `memory` the policy updates and the caller feeds
     back. Off: every decision rests on the current observation alone."""
+    reflex: reflex_lib.ReflexConfig = reflex_lib.ReflexConfig()
+    """The stall reflex around a trained policy (`sim/reflex.py`; `orient-jax reflex`): its
+    state is one more row of the memory."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -158,6 +162,9 @@ class EnvConfig:
         if self.stall_start_fraction > 0 and not self.stall_starts:
             from orient_jax.errors import UserError
             raise UserError("stall_start_fraction > 0 needs a start bank: --set env.stall_starts=PATH.npz")
+        if self.reflex.enabled and not self.memory:
+            from orient_jax.errors import UserError
+            raise UserError("env.reflex needs env.memory=true (the reflex keeps its state in the policy's memory)")
 
 
 @struct.dataclass
@@ -216,8 +223,10 @@ class ReorientEnv:
         """Target orientation [x, y, z, w] of an episode."""
         raise NotImplementedError
 
-    def error_angle(self, quat: jax.Array, target: jax.Array) -> jax.Array:
-        """Angle (rad) between the orientation and the task's goal."""
+    @staticmethod
+    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
+        """Angle (rad) between the orientation and the task's goal (target: the episode's,
+        identity for tasks without one)."""
         raise NotImplementedError
 
     @staticmethod
@@ -237,6 +246,21 @@ class ReorientEnv:
         return jnp.concatenate([features, drift.reshape(*features.shape[:-1], -1)], axis=-1)
 
     @classmethod
+    def next_memory(cls, config: EnvConfig, obs: Obs) -> jax.Array:
+        """The policy's memory once it has seen `obs` (its `memory_out`; the env's next
+        observation carries the same): the moving averages take this observation's features
+        and, with the stall reflex, the reflex's row takes its stall evidence."""
+        memory = memory_lib.update(obs["memory"], cls.signal_features(obs))
+        if not config.reflex.enabled:
+            return memory
+        k = len(memory_lib.DECAYS)
+        quat = rotations.normalize(obs["quat"])
+        error = cls.error_angle(quat, rotations.normalize(obs["target"]) if "target" in obs else rotations.identity())
+        row = reflex_lib.observe(memory[..., k, :], error, obs["ang_vel"], obs["prev_action"], config.reflex,
+                                 config.control_dt)
+        return jnp.concatenate([memory[..., :k, :], row[..., None, :]], axis=-2)
+
+    @classmethod
     def signal_size(cls) -> int:
         """F: the size of `signal_features`."""
         obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}
@@ -254,7 +278,7 @@ class ReorientEnv:
         if self.goal_conditioned:
             spec["target"] = (4,)
         if self.config.memory:
-            spec["memory"] = memory_lib.shape(self.signal_size())
+            spec["memory"] = memory_lib.shape(self.signal_size(), self.config.reflex.enabled)
         return spec
 
     # ----- dynamics -------------------------------------------------------------------------
@@ -397,7 +421,7 @@ class ReorientEnv:
                 "noise": self.noise_levels() if noise is None else noise}
         obs = self._observe(k_obs, quat, ang_vel, prev_action, target, info["noise"])
         if self.config.memory:
-            obs["memory"] = memory_lib.zeros(self.signal_size())
+            obs["memory"] = memory_lib.zeros(self.signal_size(), reflex=self.config.reflex.enabled)
         metrics = self._zero_metrics()
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, prev_action, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
@@ -440,7 +464,7 @@ class ReorientEnv:
                    **{f"reward/{k}": scales[k] * v for k, v in terms.items()}}
         obs = self._observe(k_obs, quat, ang_vel, action, info["target"], info["noise"])
         if self.config.memory:  # what the policy's own `memory_out` was at the last observation
-            obs["memory"] = memory_lib.update(state.obs["memory"], self.signal_features(state.obs))
+            obs["memory"] = self.next_memory(self.config, state.obs)
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, info["target"], action, info),
                      reward=reward, done=truncated | bad, truncated=truncated & ~bad, metrics=metrics, info=info)
 

@@ -54,7 +54,8 @@ class Goal(base.ReorientEnv):
             pick = jnp.where(hard & holdable.any(), hardest, pick)
         return candidates[pick]
 
-    def error_angle(self, quat: jax.Array, target: jax.Array) -> jax.Array:
+    @staticmethod
+    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
         return rotations.geodesic_angle(quat, target)
 
     @staticmethod

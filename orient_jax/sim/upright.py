@@ -24,7 +24,8 @@ class Upright(base.ReorientEnv):
     def _sample_target(self, key: jax.Array) -> jax.Array:
         return rotations.identity()
 
-    def error_angle(self, quat: jax.Array, target: jax.Array) -> jax.Array:
+    @staticmethod
+    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
         return rotations.tilt(quat)
 
     @staticmethod
