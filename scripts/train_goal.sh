@@ -12,7 +12,10 @@
 #   12.-14. a reshaped reward: half the alignment term, which still pays 97 % of its maximum
 #      20 deg short of the target where the stalls sit; then twice the success bonus. The
 #      critic learns the new reward alone for the first 20 updates of a change.
-# Then: orient-jax eval --policy runs/goal/stage14/policy
+#   Last, no training: stage 14's network wrapped in the stall reflex (sim/reflex.py: a stall
+#      at the torque limit is pushed back for 0.3 s, then the network tries again), the
+#      shipped policy (models/checkpoints/goal).
+# Then: orient-jax eval --policy runs/goal/shipped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-runs/goal}
@@ -63,3 +66,4 @@ train --workdir "$root/stage14" --init-from "$root/stage13" \
   --set env.upright_start_fraction=0.1 --set env.rest_start_fraction=0.15 --set env.near_rest_start_fraction=0.25 \
   --set env.stall_start_fraction=0.25 --set env.stall_starts="$root/stall_starts.npz" \
   --set env.reward.alignment=0.5 --set env.reward.success=4.0 --set ppo.actor_frozen_updates=20
+.venv/bin/orient-jax reflex "$root/stage14/policy" --out "$root/shipped"

@@ -1,6 +1,7 @@
 """The SLURM and SkyPilot files: valid shell/YAML, and every orient-jax command in them is one
 the CLI accepts (an option renamed in the CLI fails here, not on a cluster hours later)."""
 
+import dataclasses
 import json
 import re
 import shlex
@@ -12,6 +13,7 @@ import yaml
 
 from orient_jax.cli import build_parser
 from orient_jax.sim import base
+from orient_jax.sim.reflex import ReflexConfig
 
 CLUSTER = Path(__file__).resolve().parent.parent / "scripts" / "cluster"
 SCRIPTS = sorted(CLUSTER.glob("*.sbatch"))
@@ -72,7 +74,7 @@ def test_goal_training_stages_are_valid_commands():
     """scripts/train_goal.sh: valid shell, every stage a command the CLI accepts, each warm
     start from the stage before it (stage 10 from stage 9's policy, growing it a memory, on
     the stall bank collected from that policy first); the last stage's reward is the shipped
-    policy's."""
+    policy's, and the shipped policy is that network in the default stall reflex."""
     path = CLUSTER.parent / "train_goal.sh"
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     text = path.read_text().replace("\\\n", " ").replace('"$root', "runs/goal").replace('"', "")
@@ -91,6 +93,11 @@ def test_goal_training_stages_are_valid_commands():
     last = dict(s.split("=", 1) for s in args.set)
     for term, scale in shipped["env_config"]["reward"].items():
         assert float(last.get(f"env.reward.{term}", getattr(base.RewardScales, term))) == scale
+    # Then the last stage's network is wrapped in the stall reflex, as shipped (its defaults).
+    [wrap] = [shlex.split(line)[1:] for line in text.splitlines() if line.startswith(".venv/bin/orient-jax reflex ")]
+    wrap = parser.parse_args(wrap)
+    assert wrap.policy == "runs/goal/stage14/policy" and wrap.out == "runs/goal/shipped" and not wrap.set
+    assert shipped["env_config"]["reflex"] == {**dataclasses.asdict(ReflexConfig()), "enabled": True}
 
 
 def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains_the_full_preset():

@@ -188,7 +188,7 @@ def test_goal_mode_targets_are_holdable_and_reached(ctx, base_url):
     import jax.numpy as jnp
 
     from orient_jax import sim
-    from orient_jax.sim import memory
+    from orient_jax.sim import memory, reflex
 
     env = sim.load("goal")
     p, errors = wh.open_page(ctx, f"{base_url}?models=/models/good/&physics=paused&obs=truth&task=goal&seed=4")
@@ -205,8 +205,12 @@ def test_goal_mode_targets_are_holdable_and_reached(ctx, base_url):
         levers.append(float(env.holding_lever(jnp.asarray(s["target"], jnp.float32))))
         reached += bool(s["success"]) and s["goalErrDeg"] < 10.0
         mem = p.evaluate("orientApp.debug.policyMemory()")
-        weights = np.asarray(mem["data"], np.float64).reshape(mem["dims"])[0, :, -1]
-        np.testing.assert_allclose(weights, 1.0 - np.asarray(memory.DECAYS) ** round(s["t"] / dt), rtol=1e-4)
+        rows = np.asarray(mem["data"], np.float64).reshape(mem["dims"])[0]
+        k = len(memory.DECAYS)
+        np.testing.assert_allclose(rows[:k, -1], 1.0 - np.asarray(memory.DECAYS) ** round(s["t"] / dt), rtol=1e-4)
+        if rows.shape[0] > k:  # the stall reflex's row: whole push counts, fed back like the rest
+            pushes = rows[k, reflex.PUSHES]
+            assert pushes >= 0 and pushes == round(pushes) and 0 <= rows[k, reflex.PUSH_LEFT] <= round(5.0 / dt), rows[k]  # push_s <= 5 s
     p.close()
     assert errors == [], errors
     assert max(levers) <= env._max_lever + 1e-4, (levers, env._max_lever)
