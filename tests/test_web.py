@@ -210,7 +210,8 @@ def test_goal_mode_targets_are_holdable_and_reached(ctx, base_url):
         np.testing.assert_allclose(rows[:k, -1], 1.0 - np.asarray(memory.DECAYS) ** round(s["t"] / dt), rtol=1e-4)
         if rows.shape[0] > k:  # the stall reflex's row: whole push counts, fed back like the rest
             pushes = rows[k, reflex.PUSHES]
-            assert pushes >= 0 and pushes == round(pushes) and 0 <= rows[k, reflex.PUSH_LEFT] <= round(5.0 / dt), rows[k]  # push_s <= 5 s
+            push_left = rows[k, reflex.PUSH_LEFT]
+            assert pushes >= 0 and pushes == round(pushes) and 0 <= push_left <= round(5.0 / dt), rows[k]  # push_s <= 5 s
     p.close()
     assert errors == [], errors
     assert max(levers) <= env._max_lever + 1e-4, (levers, env._max_lever)
