@@ -119,10 +119,10 @@ def test_cli_wraps_a_policy_and_eval_reports_the_pushes(tmp_path):
     assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
     same = run("reflex", str(src), "--out", str(src))
     assert same.returncode == 2 and "is the input policy" in same.stderr
-    ok = run("reflex", str(src), "--out", str(tmp_path / "wrapped"), "--set", "reflex.push_s=0.3")
+    ok = run("reflex", str(src), "--out", str(tmp_path / "wrapped"), "--set", "reflex.push_s=0.4")
     assert ok.returncode == 0, ok.stderr
     wrapped = ckpt_lib.load_policy(tmp_path / "wrapped")
-    assert wrapped.env_config.reflex == reflex.ReflexConfig(enabled=True, push_s=0.3)
+    assert wrapped.env_config.reflex == reflex.ReflexConfig(enabled=True, push_s=0.4)
     for got, want in zip(jax.tree.leaves(wrapped.actor_params), jax.tree.leaves(ckpt_lib.load_policy(src).actor_params)):
         np.testing.assert_array_equal(got, want)  # the network is untouched
     out = run("eval", "--policy", str(tmp_path / "wrapped"), "--episodes", "8", "--noise-levels", "1",
@@ -148,3 +148,16 @@ def test_the_reflex_rescues_stalls_of_the_shipped_goal_policy():
     assert alone.reflex_pushes is None and helped.reflex_pushes.max() >= 1
     assert rescued >= 3, (rescued, alone.summary(), helped.summary())
     assert helped.success.sum() >= alone.success.sum(), (alone.summary(), helped.summary())
+
+
+def test_the_reflex_experiment_refuses_a_policy_it_cannot_wrap_in_one_line(tmp_path):
+    """experiments/stall_reflex.py on the upright policy (no memory, not a goal task): one
+    `error:` line, exit 2, no results written."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "stall_reflex.py"), "--policy",
+                          str(ROOT / "models" / "checkpoints" / "upright"), "--out", str(tmp_path / "res")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stderr.startswith("error:") and out.stderr.count("\n") == 1, out.stderr
+    assert "'upright' policy" in out.stderr and not (tmp_path / "res").exists()
