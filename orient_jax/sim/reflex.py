@@ -5,7 +5,7 @@ torque limit, barely moving, short of the target, until the episode ends. Pushed
 succeeds again often, and about equally for every push direction and duration
 (`experiments/results/stall_escape.md`): there is no manoeuvre to teach, only a second try to
 take. The reflex takes it: once the policy has been stalled for `stall_s`, it reverses the
-stalled torque for `push_s` (the engine swings back, away from the target), then hands back to
+stalled torque for `push_s` (the engine falls back, away from the target), then hands back to
 the policy, which comes at the target again with a run-up; as often as the policy stalls.
 
 Like the memory's moving averages, the reflex is part of the policy's exported graph: its state
