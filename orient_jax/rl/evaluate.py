@@ -90,7 +90,6 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     outs = [jax.device_get(run(base, *(jnp.asarray(c[i:i + chunk]) for c in columns)))
             for i in range(0, total + pad, chunk)]  # host loop over memory-sized chunks only
     success, success_step, errors, pushes = (np.concatenate([o[k] for o in outs]) for k in range(4))
-    reflex = evaluation_config(env_config).reflex.enabled
     dt = env_config.control_dt
     results, first = [], 0
     for s in settings:
@@ -98,7 +97,7 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
         first += s.episodes
         results.append(EvalResult(success=success[sl], time_to_success=np.where(success[sl], success_step[sl] * dt, np.nan),
                                   final_error_deg=errors[sl, -1], error_deg=errors[sl], control_dt=dt,
-                                  reflex_pushes=pushes[sl] if reflex else None))
+                                  reflex_pushes=pushes[sl] if env_config.reflex.enabled else None))
     return results
 
 
