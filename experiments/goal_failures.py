@@ -25,9 +25,7 @@ def torque_share(env, state):
     """(N,) share of the episode's torque limit that holding its target takes."""
     import jax.numpy as jnp
 
-    from orient_jax.assets import engine_spec
-
-    mass = engine_spec.mass_properties().mass * state.info["dr"]["mass"]
+    mass = env.body.mass * state.info["dr"]["mass"]
     limit = jnp.min(env.action_scale) * state.info["dr"]["torque_gain"]
     return env.holding_lever(state.info["target"]) * mass * 9.81 / limit
 

@@ -16,7 +16,7 @@ from orient_jax import distributed
 from orient_jax.errors import UserError
 
 PLUGIN_COMMANDS = ("orient_jax.data.commands", "orient_jax.pose.commands", "orient_jax.export.commands",
-                   "orient_jax.web.commands", "orient_jax.pipeline.commands")
+                   "orient_jax.web.commands", "orient_jax.pipeline.commands", "orient_jax.objects.commands")
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 
 
@@ -123,31 +123,14 @@ def _print_eval(report: dict) -> None:
     print("success vs noise scale:", ", ".join(f"x{k}: {v:.1%}" for k, v in report["success_vs_noise_scale"].items()))
 
 
-def cmd_quickstart(args) -> int:
-    """The README's main job: train the quick preset and evaluate it."""
-    args.env, args.preset = "upright", args.preset
-    # One process: quickstart has no multi-process options.
-    args.distributed, args.coordinator, args.num_processes, args.process_id = False, None, None, None
-    args.set = args.set or []
-    args.workdir = args.workdir or f"runs/quickstart-{args.preset}"
-    args.checkpoint_every = 20
-    cmd_train(args)
-    args.policy = str(Path(args.workdir) / "policy")
-    args.out = None
-    args.noise_levels = [0.0, 1.0, 2.0, 4.0]
-    args.set = []  # the training's overrides are already the policy's env config
-    return cmd_eval(args)
-
-
-def cmd_soup(args) -> int:
-    from orient_jax.rl import checkpoint, soup
-
-    out = Path(args.out).resolve()
-    if out in {Path(p).resolve() for p in args.policies}:
-        raise UserError(f"--out {args.out} is one of the ingredients; write the soup elsewhere")
-    checkpoint.save_policy(out, soup.load_and_average(args.policies))
-    print(f"soup of {len(args.policies)} policies written to {args.out}")
-    return 0
+REMOVED_COMMANDS = {
+    "soup": "`orient-jax soup` was removed (the averaged goal policy did not ship: docs/goal_task.md); "
+            "nothing replaces it",
+    "quickstart": "`orient-jax quickstart` was removed: run `orient-jax train --env upright --preset quick`, then "
+                  "`orient-jax eval --policy runs/upright-quick/policy`, or the whole main job: "
+                  "`orient-jax pipeline --preset cpu-quick`",
+}
+"""Commands that were documented once: each still answers, with one line naming its replacement."""
 
 
 def cmd_reflex(args) -> int:
@@ -188,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="orient-jax",
-        description="Teach a machine to turn a 3D engine upright: MJX environments, PPO, evaluation.",
+        description="orient-jax: see a 3D object's orientation and turn it, JAX end to end. The main job: "
+                    "`orient-jax pipeline --preset cpu-quick` (render -> pose CNN -> PPO policy -> ONNX export with a "
+                    "parity gate -> browser bundle -> serve).",
         epilog="Every command takes --help. Configs: `orient-jax config --env upright` lists each key with its meaning.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -209,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="DIR",
                    help="warm start from another run folder's latest checkpoint (same task and network sizes): "
                         "a curriculum's next stage; or from a policy artifact such as models/checkpoints/goal "
-                        "(actor only, fresh critic: add --set ppo.actor_frozen_updates=N; a wider --set ppo.actor_hidden=[W,W] "
-                        "starts as the same function); ignored when resuming")
+                        "(actor only, fresh critic: add --set ppo.actor_frozen_updates=N; a policy without memory given "
+                        "--set env.memory=true starts as the same function); ignored when resuming")
     p.add_argument("--warm-start-std", type=float, default=0.0, metavar="S",
                    help="with --init-from: raise the policy's action std to at least S (fresh exploration; default keep)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
@@ -234,14 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder for eval.json and eval.png (default: RUN/eval for a run's policy, else runs/eval-NAME)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("soup", help="average fine-tunes of one policy into one (a uniform model soup)",
-                       description="Average the actor weights and observation normalizers of several fine-tunes that "
-                                   "started from the same policy (same task, memory and network shapes) into one "
-                                   "policy artifact. The env and PPO configs are the first policy's.")
-    p.add_argument("policies", nargs="+", metavar="POLICY", help="policy folders (RUN/policy or models/checkpoints/NAME)")
-    p.add_argument("--out", required=True, help="folder for the averaged policy (written atomically)")
-    p.set_defaults(func=cmd_soup)
-
     p = sub.add_parser("reflex", help="wrap a trained policy with memory in the stall reflex (push out of a stall, retry)",
                        description="Write a copy of POLICY that, once it has pushed at the torque limit without moving "
                                    "for reflex.stall_s while farther than reflex.far_deg from its goal, reverses that "
@@ -254,14 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a reflex setting other than the default, e.g. --set reflex.push_s=0.4 (repeatable; "
                         "`orient-jax config` lists them)")
     p.set_defaults(func=cmd_reflex)
-
-    p = sub.add_parser("quickstart", help="the main job on CPU: train the quick upright preset, then evaluate it")
-    add_common(p, with_env=False)
-    p.add_argument("--workdir", help="run folder (default runs/quickstart-PRESET)")
-    p.add_argument("--episodes", type=int, default=1000, help="evaluation starts (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation starts")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("asset", help="regenerate assets/engine.xml from the engine's source description")
     p.set_defaults(func=cmd_asset)
@@ -284,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in REMOVED_COMMANDS:  # not offered any more, but answered, whatever follows
+        print(f"error: {REMOVED_COMMANDS[argv[0]]}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -24,6 +24,20 @@ def check_range(name: str, value: float, lo: float | None = None, hi: float | No
         raise UserError(f"config value {name}={value!r} is out of range {bounds}")
 
 
+REMOVED_KEYS = {
+    "hard_target_fraction": (0.0, "a goal-target curriculum that did not ship"),
+    "rest_start_kick": (0.0, "a goal-start curriculum that did not ship"),
+    "noise_hold_steps": (1, "held exploration noise, which did not ship"),
+}
+"""Config keys of experiments that did not ship: (the value that meant "off", why it went).
+An old artifact holding one at that value still loads; any other use is one clear error."""
+
+
+def _removed(key: str) -> str:
+    return (f"config key {key!r} was removed ({REMOVED_KEYS[key.rsplit('.', 1)[-1]][1]}: docs/goal_task.md); "
+            "nothing replaces it")
+
+
 def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
@@ -37,6 +51,10 @@ def from_dict(cls: type, data: dict) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
+        if key in REMOVED_KEYS and key not in hints:
+            if value == REMOVED_KEYS[key][0]:
+                continue
+            raise UserError(_removed(key))
         if key not in hints:
             raise UserError(f"unknown config key {key!r} for {cls.__name__}")
         field_type = hints[key]
@@ -81,6 +99,8 @@ def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...]) -> Any:
         cls, node, path = type(config), data, key.split(".")
         for depth, head in enumerate(path):
             hints = typing.get_type_hints(cls)
+            if head in REMOVED_KEYS and head not in hints:
+                raise UserError(_removed(key))
             if head not in hints:
                 valid = ", ".join(sorted(hints))
                 raise UserError(f"unknown config key {key!r} ({head!r} is not one of: {valid})")

@@ -1,6 +1,6 @@
 """Quaternion algebra for orient-jax, in pure jax.numpy.
 
-Conventions (DESIGN.md, fixed):
+Conventions (docs/design.md, fixed):
   - quaternions are [x, y, z, w] (scalar last), unit norm, canonical sign w >= 0;
   - q maps body-frame vectors to world-frame vectors: v_world = rotate(q, v_body);
   - MuJoCo stores [w, x, y, z]: `to_mujoco` / `from_mujoco` are the only conversions;

@@ -10,7 +10,10 @@ from orient_jax import rotations, sim
 from orient_jax.assets import mjcf
 from orient_jax.assets.mjcf import PhysicsConfig
 from orient_jax.errors import UserError
+from orient_jax.sim import rigid_body
 from orient_jax.sim.vec_env import VecEnv
+
+DROP_HEIGHT = rigid_body.load(str(mjcf.MJCF_PATH)).drop_height
 
 N = 8
 
@@ -227,7 +230,7 @@ def test_rest_start_curriculum_sets_the_engine_down_in_its_settled_poses():
     state = jax.jit(jax.vmap(env.reset))(keys)
     quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
     tilt = np.degrees(np.asarray(rotations.tilt(quat)))
-    dropped = np.asarray(state.data.qpos[:, 2]) > mjcf.initial_height() - 1e-6
+    dropped = np.asarray(state.data.qpos[:, 2]) > DROP_HEIGHT - 1e-6
     upright = ~dropped & (tilt < 1e-3)
     settled = ~dropped & ~upright
     assert 0.13 < upright.mean() < 0.27 and 0.42 < settled.mean() < 0.58
@@ -257,60 +260,28 @@ def test_near_rest_starts_sit_at_rest_next_to_their_targets():
         state = jax.jit(jax.vmap(env.reset))(keys)
         quat = rotations.from_mujoco(state.data.qpos[:, 3:7])
         gap[name] = np.degrees(np.asarray(rotations.geodesic_angle(quat, state.info["target"])))
-        assert np.all(np.asarray(state.data.qpos[:, 2]) < mjcf.initial_height() - 1e-3)  # set down, not dropped
+        assert np.all(np.asarray(state.data.qpos[:, 2]) < DROP_HEIGHT - 1e-3)  # set down, not dropped
     assert np.median(gap["near"]) < 0.5 * np.median(gap["rest"]), (np.median(gap["near"]), np.median(gap["rest"]))
     assert np.median(gap["near"]) > 5.0  # a holdable target is not itself a rest
     # (That such starts stay put unpowered is the settled-pose test's check: same poses, same set-down.)
 
 
-def test_hard_targets_need_more_torque_yet_stay_holdable():
-    """hard_target_fraction: that share of targets is the holdable candidate needing the most
-    torque; the rest are the uniform draws as without it (same keys). Evaluation ignores it:
-    `test_evaluation_ignores_the_training_curriculum`."""
-    keys = jax.random.split(jax.random.PRNGKey(12), 600)
-    levers, targets = {}, {}
-    for fraction in (0.0, 0.5):
-        env = sim.load("goal", config_overrides=[f"hard_target_fraction={fraction}"])
-        targets[fraction] = np.asarray(jax.jit(jax.vmap(env.reset))(keys).info["target"])
-        levers[fraction] = np.asarray(env.holding_lever(jnp.asarray(targets[fraction])))
-    changed = np.any(targets[0.5] != targets[0.0], axis=-1)
-    assert 0.35 < changed.mean() < 0.55  # about the fraction (a hard pick may be the uniform one)
-    assert np.all(levers[0.5][changed] > levers[0.0][changed])
-    assert levers[0.5][changed].max() <= env._max_lever + 1e-6  # still holdable
-    assert np.median(levers[0.5]) > 1.1 * np.median(levers[0.0])
-    with pytest.raises(UserError, match="hard_target_fraction"):
-        sim.load("goal", config_overrides=["hard_target_fraction=1.5"])
+def test_removed_curriculum_options_say_so_in_one_line():
+    for key in ("hard_target_fraction=0.3", "rest_start_kick=4.0"):
+        with pytest.raises(UserError, match="was removed"):
+            sim.load("goal", config_overrides=[key])
 
 
-def test_rest_start_kick_sets_only_the_rests_spinning():
-    """rest_start_kick: starts at rest begin turning (random direction, speed up to the kick),
-    observed by the gyro; drops, and every position and orientation, are as without it."""
-    overrides = ["randomization.enabled=false", "rest_start_fraction=0.5", "noise.ang_vel_std=0"]
-    kicked = sim.load("goal", config_overrides=overrides + ["rest_start_kick=4.0"])
-    plain = sim.load("goal", config_overrides=overrides)
-    keys = jax.random.split(jax.random.PRNGKey(9), 400)
-    a, b = (jax.jit(jax.vmap(env.reset))(keys) for env in (kicked, plain))
-    np.testing.assert_array_equal(np.asarray(a.data.qpos), np.asarray(b.data.qpos))
-    rest = np.asarray(a.data.qpos[:, 2]) < mjcf.initial_height() - 1e-3
-    assert 0.4 < rest.mean() < 0.6
-    speed = np.linalg.norm(np.asarray(a.data.qvel[:, 3:]), axis=-1)
-    assert np.all(speed[~rest] == 0.0) and np.all(np.asarray(b.data.qvel) == 0.0)
-    assert 0.0 < speed[rest].min() and speed[rest].max() <= 4.0 + 1e-5 and speed[rest].max() > 3.0
-    np.testing.assert_allclose(np.asarray(a.obs["ang_vel"]), np.asarray(a.data.qvel[:, 3:]), atol=1e-6)
-    assert np.abs(np.asarray(a.data.qvel[rest, 3:]).mean(0)).max() < 0.5  # no preferred direction
-    # Kicked, the rests move within 0.2 s unpowered (the plain ones do not), and stay finite.
-    turned = {}
-    for name, env, state in (("kicked", kicked, a), ("plain", plain, b)):
-        step = jax.jit(jax.vmap(env.step))
-        moved = state
-        for _ in range(10):
-            moved = step(moved, jnp.zeros((400, 3)))
-        assert np.isfinite(np.asarray(moved.data.qpos)).all()
-        turned[name] = np.degrees(np.asarray(rotations.geodesic_angle(rotations.from_mujoco(state.data.qpos[rest, 3:7]),
-                                                                      rotations.from_mujoco(moved.data.qpos[rest, 3:7]))))
-    assert np.median(turned["kicked"]) > 1.0 and np.median(turned["kicked"]) > 5 * np.median(turned["plain"]), turned
-    with pytest.raises(UserError, match="rest_start_kick"):
-        sim.load("goal", config_overrides=["rest_start_kick=-1"])
+def test_upright_config_holds_no_goal_or_curriculum_keys():
+    """Each task's config holds only its own settings."""
+    import dataclasses
+
+    upright = {f.name for f in dataclasses.fields(sim.default_config("upright"))}
+    goal = {f.name for f in dataclasses.fields(sim.default_config("goal"))}
+    assert upright < goal
+    assert {"goal_hold_margin", "upright_start_fraction", "memory", "reflex", "stall_starts"} <= goal - upright
+    with pytest.raises(UserError, match="unknown config key 'rest_start_fraction'"):
+        sim.load("upright", config_overrides=["rest_start_fraction=0.5"])
 
 
 def test_curriculum_fractions_cannot_exceed_one():
@@ -320,15 +291,15 @@ def test_curriculum_fractions_cannot_exceed_one():
         sim.load("goal", config_overrides=["rest_start_fraction=0.5", "near_rest_start_fraction=0.6"])
 
 
-@pytest.mark.parametrize("env_name", ["upright", "goal"])
-def test_evaluation_ignores_the_training_curriculum(env_name):
+def test_evaluation_ignores_the_training_curriculum():
     from orient_jax.rl.evaluate import rollout
 
+    env_name = "goal"
     cfg = sim.default_config(env_name)
     import dataclasses
     cfg = dataclasses.replace(cfg, success_hold_s=0.1, episode_s=0.1)
     curriculum = dataclasses.replace(cfg, upright_start_fraction=0.4, rest_start_fraction=0.3,
-                                     near_rest_start_fraction=0.3, hard_target_fraction=1.0)
+                                     near_rest_start_fraction=0.3)
     zero = lambda obs: jnp.zeros((obs["quat"].shape[0], 3))
     a = rollout(env_name, curriculum, zero, episodes=16, seed=0)
     b = rollout(env_name, cfg, zero, episodes=16, seed=0)

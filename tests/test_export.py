@@ -81,6 +81,37 @@ def test_manifest_keys_and_values(bundle):
     assert json.loads((out / "parity.json").read_text())["pass"] is True
 
 
+def test_manifest_object_section(bundle, tmp_path):
+    """`object`: the engine's names, mass, size and drop height read from the MJCF, the page's
+    grab spring and push the values it had hand-tuned; another object's scale with its mass and size."""
+    from types import SimpleNamespace
+
+    from orient_jax.assets import mjcf
+    from orient_jax.export.manifest import object_from_mjcf
+
+    _, manifest = bundle
+    obj = manifest["object"]
+    assert obj["body"] == "engine" and obj["collision_mesh"] == "hull"
+    assert obj["mass_kg"] == pytest.approx(5.04376) and obj["bounding_radius_m"] == pytest.approx(mjcf.bounding_radius(), abs=1e-6)
+    assert obj["spawn"] == {"xy": 0.05, "height": pytest.approx(mjcf.initial_height(), abs=1e-6)}
+    assert obj["drag"] == {"stiffness": 150.0, "damping": 6.0, "max_force": 120.0}
+    assert obj["push"] == {"impulse": 3.0, "duration": 0.1}
+    assert obj["goal_hold_margin"] == 0.7
+    assert obj["view"] == {"ghost_lift": 0.45, "axes": 0.22, "target_height": 0.25, "look_at_height": 0.18}
+
+    # The same engine at twice the mass: the grab spring and the push double.
+    heavy = tmp_path / "heavy.xml"
+    xml = mjcf.MJCF_PATH.read_text()
+    assert xml.count('mass="5.04376"') == 1
+    heavy.write_text(xml.replace('mass="5.04376"', 'mass="10.08752"'))
+    cfg = SimpleNamespace(spawn_xy=0.1)
+    other = object_from_mjcf(heavy, cfg, SimpleNamespace(goal_hold_margin=0.4))
+    assert other["mass_kg"] == pytest.approx(10.08752)
+    assert other["drag"] == {"stiffness": 300.0, "damping": 12.0, "max_force": 240.0}
+    assert other["push"]["impulse"] == 6.0 and other["spawn"]["xy"] == 0.1 and other["goal_hold_margin"] == 0.4
+    assert other["view"] == obj["view"]  # same size
+
+
 @pytest.mark.parametrize("name", ["policy", "policy_goal", "pose"])
 def test_contract(bundle, name):
     out, _ = bundle

@@ -55,9 +55,11 @@ def test_pipeline_runs_every_stage_and_records_it(tiny_run):
     for entry in models["models"].values():
         assert sha256_file(dist / "public" / "models" / entry["file"]) == entry["sha256"]
     assert (dist / "index.html").is_file() and (dist / "_headers").is_file()
-    # The policy trained against the error model the pose evaluation wrote.
     policy = json.loads((root / "run" / "train_policy" / "policy" / "policy.json").read_text())
-    assert policy["env_config"]["noise"]["model_path"].endswith("eval_pose/pose_error_model.json")
+    # The policy trained against the error model the pose evaluation wrote, and carries a copy.
+    assert policy["env_config"]["noise"]["model_path"] == "pose_error_model.json"
+    assert ((root / "run" / "train_policy" / "policy" / "pose_error_model.json").read_bytes()
+            == (root / "run" / "eval_pose" / "pose_error_model.json").read_bytes())
 
 
 def test_second_run_is_a_no_op(tiny_run):

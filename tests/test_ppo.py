@@ -51,22 +51,6 @@ def optax_global_norm(tree) -> float:
     return float(jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree))))
 
 
-def test_exploration_noise_is_held_for_noise_hold_steps():
-    env = sim.load("upright")
-    fresh = ppo_lib.PPO(env, preset("tiny")).exploration_noise(jax.random.PRNGKey(0))
-    held = ppo_lib.PPO(env, preset("tiny", noise_hold_steps=4)).exploration_noise(jax.random.PRNGKey(0))
-    T, N = preset("tiny").rollout_steps, preset("tiny").num_envs
-    assert fresh.shape == held.shape == (T, N, 3)
-    blocks = np.asarray(held).reshape(T // 4, 4, N, 3)
-    np.testing.assert_array_equal(blocks, np.broadcast_to(blocks[:, :1], blocks.shape))  # held within a block
-    assert np.all(np.abs(np.diff(blocks[:, 0], axis=0)) > 0)  # a new draw in every block
-    assert np.all(np.abs(np.diff(np.asarray(fresh), axis=0)) > 0)
-    for noise in (fresh, blocks[:, 0]):  # standard normal marginals either way
-        assert abs(float(np.mean(noise))) < 0.15 and 0.85 < float(np.std(noise)) < 1.15
-    with pytest.raises(UserError, match="noise_hold_steps"):
-        preset("tiny", noise_hold_steps=3)
-
-
 def test_gae_bootstraps_truncation_and_cuts_at_done():
     rewards = jnp.ones((3, 1))
     values = jnp.zeros((3, 1))

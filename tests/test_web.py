@@ -27,11 +27,32 @@ def models(tmp_path_factory):
     return wh.exported_models() or wh.build_dev_models(tmp_path_factory.mktemp("dev-models"))
 
 
+# A manifest `object` section unlike the engine's (values the page could not have made up).
+OTHER_OBJECT = {"name": "engine", "body": "engine", "collision_mesh": "hull",
+                "spawn": {"xy": 0.2, "height": 0.35},
+                "drag": {"stiffness": 300.0, "damping": 9.0, "max_force": 200.0},
+                "push": {"impulse": 1.5, "duration": 0.05}, "goal_hold_margin": 0.5,
+                "view": {"ghost_lift": 0.6, "axes": 0.3, "target_height": 0.4, "look_at_height": 0.2}}
+
+
+def _edit_manifest(folder, edit):
+    path = folder / "manifest.json"
+    m = json.loads(path.read_text())
+    edit(m)
+    path.write_text(json.dumps(m))
+
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory, models):
-    """Folders served at /models/: good, and broken copies (missing model, corrupt model, bad version)."""
+    """Folders served at /models/: good, and broken copies (missing model, corrupt model, bad version,
+    an object body the MJCF lacks); `object`: another object section, `legacy`: none (an older export)."""
     root = tmp_path_factory.mktemp("served-models")
     shutil.copytree(models, root / "good")
+    for name, edit in (("object", lambda m: m.update(object=OTHER_OBJECT)),
+                       ("legacy", lambda m: m.pop("object", None)),
+                       ("badbody", lambda m: m.update(object={**OTHER_OBJECT, "body": "nope"}))):
+        shutil.copytree(models, root / name)
+        _edit_manifest(root / name, edit)
     shutil.copytree(models, root / "missing")
     (root / "missing" / "pose.onnx").unlink()
     shutil.copytree(models, root / "corrupt")
@@ -87,6 +108,72 @@ def test_page_loads_and_runs_without_console_errors(ctx, base_url, tmp_path):
     assert abs(np.linalg.norm(s["quat"]) - 1) < 1e-6
     assert len(s["quatPred"]) == 4 and np.all(np.isfinite(s["quatPred"]))
     assert all(-1 <= a <= 1 for a in s["action"])
+
+
+def test_test_hook_api(page):
+    """window.orientApp keeps the API the tests and benchmarks drive (DESIGN.md), whatever module owns each part."""
+    assert set(page.evaluate("Object.keys(orientApp)")) == {
+        "ready", "error", "config", "state", "reset", "setTarget", "setMode", "setObservation", "setTask", "manifest", "debug"}
+    assert set(page.evaluate("Object.keys(orientApp.debug)")) == {
+        "rollout", "runModel", "policyMemory", "renderPose", "renderPoseAsync", "predict", "run", "push",
+        "restartEpisode", "pause", "object", "physicsVersion", "backend", "threads"}
+    assert page.evaluate("orientApp.ready") is True and page.evaluate("orientApp.config.seed") == 1
+
+
+def _open_logging(ctx, url):
+    """Open the page; returns (page, console messages as (type, text))."""
+    page = ctx.new_page()
+    logs = []
+    page.on("console", lambda m: logs.append((m.type, m.text)))
+    page.on("pageerror", lambda e: logs.append(("error", f"pageerror: {e}")))
+    page.goto(url)
+    page.wait_for_function("window.orientApp && (window.orientApp.ready || window.orientApp.error)", timeout=60_000)
+    assert page.evaluate("orientApp.error") is None, logs
+    return page, logs
+
+
+def _drops(page, n):
+    return np.array([page.evaluate("orientApp.reset()")["pos"] for _ in range(n)])
+
+
+def test_page_takes_object_constants_from_the_manifest(ctx, base_url):
+    """The object-sized constants (grab spring, push, spawn square and drop height, goal hold margin,
+    view sizes, body name) are the manifest's `object` section's: another section changes them all."""
+    page, logs = _open_logging(ctx, f"{base_url}?models=/models/object/&physics=paused&obs=truth&seed=3")
+    got = page.evaluate("orientApp.debug.object")
+    assert got["drag"] == OTHER_OBJECT["drag"] and got["push"] == OTHER_OBJECT["push"]
+    assert got["spawn"] == OTHER_OBJECT["spawn"] and got["view"] == OTHER_OBJECT["view"]
+    assert got["goalHoldMargin"] == 0.5 and got["body"] == "engine" and got["collisionMesh"] == "hull"
+    assert got["missing"] == []
+    pos = _drops(page, 12)
+    np.testing.assert_allclose(pos[:, 2], 0.35)  # dropped from object.spawn.height
+    assert np.abs(pos[:, :2]).max() <= 0.2 and np.abs(pos[:, :2]).max() > 0.05  # over object.spawn.xy, not 0.05
+    impulse = np.array(page.evaluate("orientApp.debug.push()"))  # no size given: object.push.impulse
+    assert impulse[2] == 0 and np.linalg.norm(impulse) == pytest.approx(1.5)
+    s = page.evaluate("orientApp.debug.run(5)")
+    assert np.linalg.norm(s["angVel"]) > 0.5  # the push moved it
+    page.close()
+    assert not [t for kind, t in logs if kind == "error"], logs
+    assert not [t for kind, t in logs if "object" in t and kind == "warning"], logs
+
+
+def test_page_without_an_object_section_warns_and_uses_the_engine_values(ctx, base_url, models):
+    """An older manifest (no `object` section): the engine's constants, the MJCF's body with the free
+    joint and its drop height, and a console warning saying so."""
+    import mujoco
+
+    page, logs = _open_logging(ctx, f"{base_url}?models=/models/legacy/&physics=paused&obs=truth&seed=3")
+    got = page.evaluate("orientApp.debug.object")
+    assert got["drag"] == {"stiffness": 150, "damping": 6, "max_force": 120}
+    assert got["push"] == {"impulse": 3.0, "duration": 0.1} and got["spawn"]["xy"] == 0.05
+    assert "spawn.height" in got["missing"] and "drag.stiffness" in got["missing"]
+    z0 = float(mujoco.MjModel.from_xml_path(str(models / "engine.xml")).qpos0[2])
+    pos = _drops(page, 6)
+    np.testing.assert_allclose(pos[:, 2], z0)
+    assert np.abs(pos[:, :2]).max() <= 0.05
+    page.close()
+    warnings = [t for kind, t in logs if kind == "warning" and 'no "object" section' in t]
+    assert len(warnings) == 1, logs
 
 
 def test_main_view_is_lean_on_a_software_rasterizer(ctx, base_url, page):
@@ -309,6 +396,7 @@ def test_ort_web_matches_onnxruntime(page, models):
     ("missing", "pose model"),
     ("corrupt", "could not be opened"),
     ("badversion", "version 99"),
+    ("badbody", 'no body named "nope"'),
 ])
 def test_bad_models_folder_shows_an_error(ctx, base_url, folder, expect):
     page, _ = wh.open_page(ctx, f"{base_url}?models=/models/{folder}/", expect_error=True)

@@ -66,3 +66,36 @@ def test_refuses_paths_outside_its_folders(site, path):
 def test_no_directory_listing(site):
     status, _, _ = get(site, "/src/")
     assert status == 404
+
+
+def test_the_demo_serves_the_committed_bundle_with_any_python(tmp_path):
+    """`bash scripts/demo.sh` runs the server as a plain file (no package import, so no jax or
+    mujoco): it serves the committed models with the page's headers, and a missing models
+    folder is one `error:` line."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    server = repo / "orient_jax" / "web" / "server.py"
+    web = tmp_path / "web"
+    (web / "vendor").mkdir(parents=True)
+    (web / "vendor" / "VERSIONS.json").write_text("{}")
+    (web / "index.html").write_text("<!doctype html><title>demo</title>")
+    # -S -I: no site-packages, isolated: only the standard library is importable.
+    proc = subprocess.Popen([sys.executable, "-S", "-I", str(server), "--root", str(web), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        url = re.search(r"open (http://127\.0\.0\.1:(\d+)/\S*)", lines[1])
+        assert url and url.group(1).endswith("?models=/models/"), lines
+        status, headers, body = get(int(url.group(2)), "/models/manifest.json")
+        assert status == 200 and headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert body == (repo / "models" / "export" / "manifest.json").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out = subprocess.run([sys.executable, "-S", "-I", str(server), "--root", str(web), "--models", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and out.stderr.startswith("error:") and len(out.stderr.strip().splitlines()) == 1

@@ -24,12 +24,12 @@ class PhysicsConfig:
     """Physics settings shared by training and the browser (written to the manifest)."""
 
     timestep: float = 0.005
-    """Physics step (s). RK4 at 5 ms stays stable for a tumbling asymmetric body."""
+    """Physics step (s), with the integrator below."""
     control_dt: float = 0.02
     """Control period (s): one policy action is held for control_dt / timestep steps."""
     integrator: str = "Euler"
     """Semi-implicit Euler: 3.8x the MJX throughput of RK4 here (8 contacts, batch 1024), and
-    as close to the WebAssembly build as RK4 (DESIGN.md); its energy drift in free tumbling
+    as close to the WebAssembly build as RK4 (docs/design.md); its energy drift in free tumbling
     (+2% over 10 s at 15 rad/s, +48% at 30) is offset by `angular_damping` and the floor's friction."""
     angular_damping: float = 0.001
     """Free-joint damping (N*m*s/rad; N*s/m on the linear dofs): light air drag, integrated
@@ -103,11 +103,24 @@ def _fmt(values) -> str:
     return " ".join(f"{float(v):.6g}" for v in np.atleast_1d(values))
 
 
-def build_mjcf(config: PhysicsConfig = PhysicsConfig()) -> str:
-    """The MJCF text for the engine in its arena."""
-    mp = engine_spec.mass_properties()
-    scale = action_scale(config)
-    root = ET.Element("mujoco", model="orient_engine")
+DROP_CLEARANCE = 0.01
+"""A body starts this far (m) above the floor at any orientation: pos z = bounding radius + 1 cm."""
+
+
+def scene_mjcf(*, model: str, body: str, hulls: list[tuple[str, np.ndarray]], mass: float, com, inertia: np.ndarray,
+               bounding_radius: float, torque_limit: float, config: PhysicsConfig,
+               materials: list[dict] = (), visual_geoms: list[dict] = (), header: str = "") -> str:
+    """The MJCF of one rigid body in the walled arena: the one scene every object lives in.
+
+    `hulls`: (mesh name, vertices (K, 3) in the body frame) of each collision hull; `com` and
+    `inertia` (3, 3, about the COM) are written explicitly in `<inertial>` (the geoms have mass
+    0); `materials` / `visual_geoms`: attribute dicts of extra `<material>`s and of visual-class
+    geoms (the engine's parts; an imported object draws its own glb instead). Collision
+    classes: the floor (bit 1) touches the hulls (4 contacts each); the walls (bit 2) touch only
+    a bounding sphere (1 contact each): MJX's cost per step grows with the potential contacts.
+    Three motors on the free joint's rotational dofs apply body-frame torques, ctrl = action x
+    `torque_limit`. Only elements that MuJoCo 3.3.8 (the page's build) and 3.17 both accept."""
+    root = ET.Element("mujoco", model=model)
     ET.SubElement(root, "compiler", angle="radian", autolimits="true")
     ET.SubElement(
         root, "option",
@@ -115,23 +128,17 @@ def build_mjcf(config: PhysicsConfig = PhysicsConfig()) -> str:
         iterations=str(config.solver_iterations), ls_iterations=str(config.ls_iterations),
         gravity="0 0 -9.81",
     )
-    # Collision classes: the floor (bit 1) touches the body's convex hull (4 contacts); the
-    # walls (bit 2) touch only a bounding sphere (1 contact each). MJX's cost per step grows
-    # with the number of potential contacts, so this keeps it at 8.
     default = ET.SubElement(root, "default")
     ET.SubElement(default, "geom", friction=f"{config.friction:g} 0.005 0.0001", condim="3")
-    visual = ET.SubElement(default, "default", {"class": "visual"})
-    ET.SubElement(visual, "geom", contype="0", conaffinity="0", group="1", mass="0")
-    coll = ET.SubElement(default, "default", {"class": "collision"})
-    ET.SubElement(coll, "geom", contype="1", conaffinity="1", group="3", mass="0")
-    bound = ET.SubElement(default, "default", {"class": "wall_bound"})
-    ET.SubElement(bound, "geom", contype="2", conaffinity="2", group="4", mass="0")
+    for cls, (bits, group) in {"visual": ("0", "1"), "collision": ("1", "3"), "wall_bound": ("2", "4")}.items():
+        ET.SubElement(ET.SubElement(default, "default", {"class": cls}), "geom",
+                      contype=bits, conaffinity=bits, group=group, mass="0")
 
     asset = ET.SubElement(root, "asset")
-    ET.SubElement(asset, "mesh", name="hull", vertex=_fmt(engine_spec.collision_hull().ravel()))
-    for m in engine_spec.MATERIALS.values():
-        ET.SubElement(asset, "material", name=m.name, rgba=_fmt(m.rgba),
-                      specular=f"{m.metallic * 0.5:.3g}", shininess=f"{1 - m.roughness:.3g}")
+    for mesh_name, vertices in hulls:
+        ET.SubElement(asset, "mesh", name=mesh_name, vertex=_fmt(np.asarray(vertices).ravel()))
+    for attrs in materials:
+        ET.SubElement(asset, "material", attrs)
     ET.SubElement(asset, "material", name="floor", rgba="0.82 0.80 0.76 1")
     ET.SubElement(asset, "material", name="wall", rgba="0.55 0.60 0.66 1")
 
@@ -148,29 +155,38 @@ def build_mjcf(config: PhysicsConfig = PhysicsConfig()) -> str:
                       size=f"{h:g} {config.wall_height / 2:g} 0.05",
                       material="wall", contype="2", conaffinity="2")
 
-    body = ET.SubElement(world, "body", name="engine", pos=_fmt([0, 0, initial_height()]))
-    ET.SubElement(body, "joint", name="root", type="free", damping=f"{config.angular_damping:g}")
-    i = mp.inertia
-    ET.SubElement(body, "inertial", pos=_fmt(mp.com), mass=f"{mp.mass:.6g}",
+    element = ET.SubElement(world, "body", name=body, pos=_fmt([0, 0, bounding_radius + DROP_CLEARANCE]))
+    ET.SubElement(element, "joint", name="root", type="free", damping=f"{config.angular_damping:g}")
+    i = np.asarray(inertia)
+    ET.SubElement(element, "inertial", pos=_fmt(com), mass=f"{mass:.6g}",
                   fullinertia=_fmt([i[0, 0], i[1, 1], i[2, 2], i[0, 1], i[0, 2], i[1, 2]]))
-    for part in engine_spec.PARTS:
-        attrs = dict(name=part.name, type=part.kind, pos=_fmt(part.pos), material=part.material,
-                     size=_fmt(part.size), quat=_fmt(part.axis_quat_wxyz()))
-        ET.SubElement(body, "geom", {"class": "visual", **attrs})
-    ET.SubElement(body, "geom", {"class": "collision", "name": "hull", "type": "mesh", "mesh": "hull"})
-    ET.SubElement(body, "geom", {"class": "wall_bound", "name": "wall_bound", "type": "sphere",
-                                 "size": f"{bounding_radius():.4g}"})
-    # The free joint's rotational dofs are in the body frame, so these motors apply
-    # body-frame torques; ctrl = action * scale, and ctrlrange bounds it to the same.
+    for attrs in visual_geoms:
+        ET.SubElement(element, "geom", {"class": "visual", **attrs})
+    for mesh_name, _ in hulls:
+        ET.SubElement(element, "geom", {"class": "collision", "name": mesh_name, "type": "mesh", "mesh": mesh_name})
+    ET.SubElement(element, "geom", {"class": "wall_bound", "name": "wall_bound", "type": "sphere",
+                                    "size": f"{bounding_radius:.4g}"})
     actuator = ET.SubElement(root, "actuator")
     for k, axis in enumerate("xyz"):
         gear = [0.0] * 6
         gear[3 + k] = 1.0
         ET.SubElement(actuator, "motor", name=f"torque_{axis}", joint="root",
-                      gear=_fmt(gear), ctrlrange=f"{-scale:g} {scale:g}")
+                      gear=_fmt(gear), ctrlrange=f"{-torque_limit:g} {torque_limit:g}")
     ET.indent(root)
-    header = "<!-- Generated by orient_jax.assets.mjcf from engine_spec.py: do not edit. -->\n"
     return header + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def build_mjcf(config: PhysicsConfig = PhysicsConfig()) -> str:
+    """The MJCF text for the engine in its arena."""
+    mp = engine_spec.mass_properties()
+    materials = [dict(name=m.name, rgba=_fmt(m.rgba), specular=f"{m.metallic * 0.5:.3g}", shininess=f"{1 - m.roughness:.3g}")
+                 for m in engine_spec.MATERIALS.values()]
+    parts = [dict(name=part.name, type=part.kind, pos=_fmt(part.pos), material=part.material,
+                  size=_fmt(part.size), quat=_fmt(part.axis_quat_wxyz())) for part in engine_spec.PARTS]
+    return scene_mjcf(model="orient_engine", body="engine", hulls=[("hull", engine_spec.collision_hull())],
+                      mass=mp.mass, com=mp.com, inertia=mp.inertia, bounding_radius=bounding_radius(),
+                      torque_limit=action_scale(config), config=config, materials=materials, visual_geoms=parts,
+                      header="<!-- Generated by orient_jax.assets.mjcf from engine_spec.py: do not edit. -->\n")
 
 
 def write_mjcf(path: Path = MJCF_PATH, config: PhysicsConfig = PhysicsConfig()) -> Path:
@@ -189,7 +205,7 @@ def bounding_radius() -> float:
 
 def initial_height() -> float:
     """Body-origin height at which any orientation clears the floor (m)."""
-    return bounding_radius() + 0.01
+    return bounding_radius() + DROP_CLEARANCE
 
 
 if __name__ == "__main__":

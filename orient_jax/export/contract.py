@@ -1,4 +1,4 @@
-"""The ONNX contracts of DESIGN.md as data, and the checks that a file meets them.
+"""The ONNX contracts of docs/design.md as data, and the checks that a file meets them.
 
 `check_contract(path, contract)` returns a list of failures (empty = the file is fine), each a
 sentence with the numbers that failed: static checks (names, dtypes, shapes with a symbolic

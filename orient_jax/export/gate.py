@@ -86,7 +86,12 @@ def resolve_source(source: str) -> Path:
 def _policy_config(artifact, source: str) -> dict:
     from orient_jax import config as config_lib
 
-    return {"env": artifact.env_name, "source": source, "env_config": config_lib.to_dict(artifact.env_config),
+    env_config = config_lib.to_dict(artifact.env_config)
+    noise = env_config["noise"]
+    if noise["model_path"]:  # the file, not where it lay on the exporting machine
+        model = Path(noise["model_path"])
+        noise.update(model_path=model.name, model_sha256=manifest_lib.sha256(model))
+    return {"env": artifact.env_name, "source": source, "env_config": env_config,
             "ppo_config": config_lib.to_dict(artifact.ppo_config)}
 
 
@@ -215,9 +220,11 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
                 extra["warning"] = "UNTRAINED: random initialisation, for development and tests only"
             models["pose"] = manifest_lib.model_entry(tmp / "pose.onnx", c, pose.meta.get("metrics", {}),
                                                       pose.meta.get("config", {}), **extra)
+        goal_config = goal_policy.env_config if goal_policy is not None else None
+        obj = manifest_lib.object_from_mjcf(tmp / "engine.xml", env_config, goal_config)
         manifest = manifest_lib.build_manifest(
             tmp, physics=physics, camera=cam, success=manifest_lib.success_from_env(env_config), models=models,
-            parity=parity_summary(report), glb=has_glb,
+            parity=parity_summary(report), glb=has_glb, object_section=obj,
             extra={"created_by": "orient-jax export (orient_jax.export.gate.export_models)", "seed": seed})
         manifest_lib.write_json(tmp / "parity.json", report)
         manifest_lib.write_json(tmp / "manifest.json", manifest)

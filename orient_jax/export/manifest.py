@@ -1,8 +1,10 @@
-"""`manifest.json`: everything the page needs to use the exported models (DESIGN.md's keys).
+"""`manifest.json`: everything the page needs to use the exported models (docs/design.md's keys).
 
 Paths are relative to the manifest. Physics values are read from the MJCF that is shipped
 beside it (the file both MuJoCo builds load), never restated by hand; the success criteria
-come from the policy's env config; the camera from the pose model's metadata (its dataset).
+come from the policy's env config; the camera from the pose model's metadata (its dataset);
+the `object` section (body name, mass, size, spawn, the page's grab spring and push) from the
+MJCF and the env config, scaled to the object's mass and size (`object_from_mjcf`).
 No timestamps: the same inputs give the same bytes.
 """
 
@@ -38,6 +40,98 @@ def physics_from_mjcf(mjcf_path: Path, control_dt: float) -> dict:
             "torque": "body frame; the motors' ctrl = action * action_scale, action in [-1, 1]^3"}
 
 
+# The page's object-sized constants, per unit of the object's mass and size, so another object
+# feels the same (the same accelerations, the same tip-over): the values the page had hand-tuned
+# for the engine (5.04 kg, 0.219 m), divided by its mass / size. Each result is rounded to two
+# significant figures (they set a feel, not physics), which gives back exactly the engine's
+# hand-tuned values: drag spring 150 N/m, 6 N s/m, at most 120 N; push 3 N m s over 0.1 s.
+GRAVITY = 9.81
+DRAG_STIFFNESS_PER_KG = 29.7
+"""Grab spring, N/m per kg: the object follows the cursor at sqrt(29.7) = 5.45 rad/s."""
+DRAG_DAMPING_PER_KG = 1.19
+"""Grab spring damping, N s/m per kg: the cursor's pull settles in ~1/1.19 = 0.84 s."""
+DRAG_MAX_ACCEL_G = 2.43
+"""The grab force's cap, in the object's weights (m g)."""
+PUSH_PER_TIP_IMPULSE = 1.85
+"""A push (angular impulse, N m s) in units of m r sqrt(g r), the angular impulse of the body's
+weight at its radius r over the time it takes to fall r: 1.85 throws the upright engine over."""
+PUSH_DURATION_S = 0.1
+"""The push's torque pulse (s): short against the fall time, long against the physics step."""
+GHOST_LIFT_PER_RADIUS = 2.05
+"""The predicted-pose ghost floats this many bounding radii above the body."""
+AXES_PER_RADIUS = 1.0
+"""Length of the drawn body axes, in bounding radii."""
+TARGET_HEIGHT_PER_RADIUS = 1.14
+"""Height of the goal-target ghost's origin, in bounding radii (it clears the floor)."""
+LOOK_AT_HEIGHT_PER_RADIUS = 0.82
+"""Height the main view's camera orbits about, in bounding radii."""
+
+
+def _sig2(x: float) -> float:
+    """x rounded to two significant figures."""
+    return float(f"{x:.2g}")
+
+
+def object_from_mjcf(mjcf_path: Path, env_config, goal_env_config=None) -> dict:
+    """The `object` section: what the page needs to know about the simulated object, by name
+    and size, read from the MJCF (the body with the free joint: its name, mass, collision
+    mesh, bounding radius, placement), the policy's env config (spawn square) and the goal
+    policy's (goal hold margin; without one, the goal env's default), with the page's
+    interaction constants scaled to the object's mass and size."""
+    import mujoco
+    import numpy as np
+
+    model = mujoco.MjModel.from_xml_path(str(mjcf_path))
+    free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+    if len(free) != 1:
+        raise ValueError(f"{mjcf_path}: expected one body with a free joint (the object), found {len(free)}")
+    body_id = int(model.jnt_bodyid[free[0]])
+    body = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, body_id)
+    mass = float(model.body_subtreemass[body_id])
+
+    # Bounding radius about the body origin, from the collision geoms: a mesh's vertices exactly,
+    # a primitive by its bounding sphere.
+    radius, meshes = 0.0, []
+    for g in range(model.ngeom):
+        if model.geom_bodyid[g] != body_id or not (model.geom_contype[g] or model.geom_conaffinity[g]):
+            continue
+        pos = model.geom_pos[g]
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+            mesh = int(model.geom_dataid[g])
+            meshes.append(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_MESH, mesh))
+            start, n = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+            rot = np.zeros(9)
+            mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+            verts = model.mesh_vert[start:start + n] @ rot.reshape(3, 3).T + pos
+            radius = max(radius, float(np.linalg.norm(verts, axis=1).max()))
+        else:
+            radius = max(radius, float(np.linalg.norm(pos) + model.geom_rbound[g]))
+    if radius <= 0:
+        raise ValueError(f"{mjcf_path}: the body {body!r} has no collision geoms")
+
+    margin = getattr(goal_env_config, "goal_hold_margin", None)
+    if margin is None:  # no goal policy: the goal env's default
+        from orient_jax import sim
+
+        margin = sim.default_config("goal").goal_hold_margin
+    tip = mass * radius * math.sqrt(GRAVITY * radius)  # N m s
+    return {
+        "name": body, "body": body, "collision_mesh": meshes[0] if meshes else None,
+        "mass_kg": round(mass, 6), "bounding_radius_m": round(radius, 6),
+        "spawn": {"xy": float(env_config.spawn_xy), "height": round(float(model.body_pos[body_id][2]), 6)},
+        "drag": {"stiffness": _sig2(DRAG_STIFFNESS_PER_KG * mass), "damping": _sig2(DRAG_DAMPING_PER_KG * mass),
+                 "max_force": _sig2(DRAG_MAX_ACCEL_G * GRAVITY * mass)},
+        "push": {"impulse": _sig2(PUSH_PER_TIP_IMPULSE * tip), "duration": PUSH_DURATION_S},
+        "goal_hold_margin": float(margin),
+        "view": {"ghost_lift": _sig2(GHOST_LIFT_PER_RADIUS * radius), "axes": _sig2(AXES_PER_RADIUS * radius),
+                 "target_height": _sig2(TARGET_HEIGHT_PER_RADIUS * radius),
+                 "look_at_height": _sig2(LOOK_AT_HEIGHT_PER_RADIUS * radius)},
+        "units": "kg, m; spawn.xy: half-width of the square of drop positions; spawn.height: body-origin "
+                 "drop height; drag: the grab spring (N/m, N s/m, N); push: angular impulse (N m s) over "
+                 "duration (s); goal_hold_margin: the share of the torque limit a goal target may need to hold",
+    }
+
+
 def success_from_env(env_config) -> dict:
     return {"tilt_deg": float(env_config.success_angle_deg), "ang_vel": float(env_config.success_ang_vel),
             "hold_s": float(env_config.success_hold_s), "within_s": float(env_config.episode_s)}
@@ -63,13 +157,19 @@ def model_entry(path: Path, contract: dict, metrics: dict, config: dict, **extra
 
 
 def build_manifest(folder: Path, *, physics: dict, camera: dict, success: dict, models: dict, parity: dict,
-                   glb: bool, extra: dict | None = None) -> dict:
+                   glb: bool, object_section: dict | None = None, extra: dict | None = None) -> dict:
+    """The manifest. `object_section` (see `object_from_mjcf`) defaults to the one read from the
+    folder's engine.xml with the default upright env config."""
     folder = Path(folder)
+    if object_section is None:
+        from orient_jax import sim
+
+        object_section = object_from_mjcf(folder / "engine.xml", sim.default_config("upright"))
     asset = {"mjcf": "engine.xml", "glb": "engine.glb" if glb else None, "mjcf_sha256": sha256(folder / "engine.xml")}
     if glb:
         asset["glb_sha256"] = sha256(folder / "engine.glb")
     return {"version": MANIFEST_VERSION, "asset": asset, "physics": physics, "camera": camera, "success": success,
-            "models": models, "parity": parity, "versions": versions(),
+            "object": object_section, "models": models, "parity": parity, "versions": versions(),
             "conventions": {"quat": "[x, y, z, w], unit, w >= 0 from pose.onnx; policy.onnx accepts either sign",
                             "world": "right-handed, Z up, metres, seconds, radians",
                             "ang_vel": "body frame (MuJoCo free-joint qvel[3:6]), rad/s"},

@@ -1,6 +1,6 @@
 """Parity: the exported ONNX graphs compute what the JAX functions compute.
 
-Open loop (DESIGN.md bounds, `BOUNDS`): the JAX function (jitted, as evaluation runs it) and
+Open loop (docs/design.md bounds, `BOUNDS`): the JAX function (jitted, as evaluation runs it) and
 onnxruntime (CPU) on the same inputs at batch 1, 7 and 64:
 - policy: random inputs; adversarial ones (zero, tiny and huge quaternions, q and -q,
   |angular velocity| of 60 rad/s and far beyond, prev_action at and beyond +-1); real states
@@ -32,7 +32,7 @@ import numpy as np
 from orient_jax.export.contract import memory_sample, session
 
 BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01, "memory_max_rel": 1e-5}
-"""DESIGN.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web); the last one
+"""docs/design.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web); the last one
 (ours) for a policy with memory: |memory_out difference| / max(1, |memory_out|)."""
 
 CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_comparable_fraction": 0.25}
@@ -247,6 +247,7 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
         sim,
     )
     from orient_jax.assets import mjcf
+    from orient_jax.sim import rigid_body
 
     goal = sim.env_class(env_name).goal_conditioned
     model = mujoco.MjModel.from_xml_path(str(mjcf_path or mjcf.MJCF_PATH))
@@ -257,7 +258,7 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
     starts = _unit(rng, episodes)
     xy = rng.uniform(-env_config.spawn_xy, env_config.spawn_xy, (episodes, 2))
     targets = _unit(rng, episodes) if goal else np.tile([0.0, 0.0, 0.0, 1.0], (episodes, 1))
-    height = mjcf.initial_height()
+    height = rigid_body.from_model(model).drop_height
     hold_steps = round(env_config.success_hold_s / env_config.control_dt)
     results = {}
     for name, controller in controllers.items():

@@ -1,6 +1,6 @@
 """The pose CNN: one RGB frame in, the object's orientation out.
 
-Contract (`pose.onnx`, DESIGN.md): `image` float32 (N, H, W, 3), RGB in [0, 1] ->
+Contract (`pose.onnx`, docs/design.md): `image` float32 (N, H, W, 3), RGB in [0, 1] ->
 `quat` float32 (N, 4), [x, y, z, w], unit, w >= 0. `PoseNet.__call__` is exactly that function;
 export traces it, so nothing is rebuilt outside JAX.
 
@@ -97,7 +97,7 @@ def matrix_from_raw(raw: jax.Array, head: str) -> jax.Array:
 
 
 def flops(config: PoseNetConfig) -> int:
-    """Multiply-adds of one image (Conv and Gemm only, DESIGN.md's convention)."""
+    """Multiply-adds of one image (Conv and Gemm only, docs/design.md's convention)."""
     total, c_in, side = 0, 3, config.image_size
     for stage, width in enumerate(config.widths):
         side //= 2

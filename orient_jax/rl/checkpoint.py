@@ -4,6 +4,9 @@ Training state: an orbax `CheckpointManager` under `<workdir>/checkpoints`, save
 updates and restored onto the same shardings, so a resumed run continues bit-exactly.
 Policy artifact (`<dir>/policy.json` + `<dir>/params/`): what inference and export need, the
 actor's parameters and its feature normalizer, with the env name and configs it came from.
+A policy trained against a measured pose-error model carries a copy of it
+(`<dir>/pose_error_model.json`, named relative to the folder in `policy.json`), so evaluating
+it elsewhere draws the same observation noise.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from orient_jax.errors import UserError
 from orient_jax.rl.networks import RunningStats
 
 POLICY_FORMAT = 1
+NOISE_MODEL_FILE = "pose_error_model.json"
 
 
 def checkpoint_manager(workdir: Path, save_every: int, keep: int = 2) -> ocp.CheckpointManager:
@@ -96,8 +100,15 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
                          "count": np.asarray(artifact.obs_norm.count)}}
     with fileio.local_checkpointer() as ckptr:
         ckptr.save(tmp / "params", tree)
+    env_config = config_lib.to_dict(artifact.env_config)
+    if env_config["noise"]["model_path"]:  # the policy carries the noise it was trained with
+        source = Path(env_config["noise"]["model_path"])
+        if not source.is_file():
+            raise UserError(f"pose-error model not found: {source}")
+        shutil.copyfile(source, tmp / NOISE_MODEL_FILE)
+        env_config["noise"]["model_path"] = NOISE_MODEL_FILE
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
-            "env_config": config_lib.to_dict(artifact.env_config),
+            "env_config": env_config,
             "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
     (tmp / "policy.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return fileio.publish_dir(tmp, path)
@@ -107,7 +118,6 @@ def load_policy(path: Path) -> PolicyArtifact:
     """Load a policy artifact; a missing or corrupt one is a UserError naming the file."""
     from orient_jax import sim
     from orient_jax.rl.ppo import PPOConfig
-    from orient_jax.sim.base import EnvConfig
 
     path = Path(path).resolve()
     meta_path = path / "policy.json"
@@ -118,8 +128,10 @@ def load_policy(path: Path) -> PolicyArtifact:
         if meta.get("kind") != "orient_jax_policy" or meta.get("format") != POLICY_FORMAT:
             raise UserError(f"{meta_path}: not a format-{POLICY_FORMAT} orient-jax policy")
         env_name = meta["env"]
-        sim.default_config(env_name)  # validates the name
-        env_config = config_lib.from_dict(EnvConfig, meta["env_config"])
+        env_config = meta["env_config"]
+        if env_config.get("noise", {}).get("model_path"):  # named relative to the policy folder
+            env_config["noise"]["model_path"] = str(path / env_config["noise"]["model_path"])
+        env_config = config_lib.from_dict(sim.config_class(env_name), env_config)
         ppo_config = config_lib.from_dict(PPOConfig, meta["ppo_config"])
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc

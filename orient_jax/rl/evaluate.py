@@ -76,8 +76,7 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     one stream of equal chunks of `batch` episodes through one compiled rollout.
     Starts are always the task's uniform random drops, and targets uniform among the holdable:
     a training curriculum's other starts (`upright_start_fraction`, `rest_start_fraction`,
-    `near_rest_start_fraction`, `stall_start_fraction`) and hard targets (`hard_target_fraction`)
-    are not part of what is measured."""
+    `near_rest_start_fraction`, `stall_start_fraction`) are not part of what is measured."""
     per_episode = lambda field, dtype: np.concatenate([np.full(s.episodes, getattr(s, field), dtype) for s in settings])
     columns = [np.concatenate([np.arange(s.episodes) for s in settings]), per_episode("noise_scale", np.float32),
                per_episode("ang_vel_std", np.float32), per_episode("randomized_physics", bool)]
@@ -106,9 +105,14 @@ def evaluation_config(config: EnvConfig) -> EnvConfig:
     levels (the levels are per-episode inputs), only the task's uniform random drops as starts and
     uniform targets."""
     noise = dataclasses.replace(config.noise, scale=NoiseConfig.scale, ang_vel_std=NoiseConfig.ang_vel_std)
-    return dataclasses.replace(config, noise=noise, upright_start_fraction=0.0, rest_start_fraction=0.0,
-                               near_rest_start_fraction=0.0, stall_start_fraction=0.0, stall_starts="",
-                               hard_target_fraction=0.0)
+    starts = {name: default for name, default in _TRAINING_STARTS.items()
+              if name in {f.name for f in dataclasses.fields(config)}}
+    return dataclasses.replace(config, noise=noise, **starts)
+
+
+# A task's training-only starts (the goal curriculum), switched off for evaluation.
+_TRAINING_STARTS = {"upright_start_fraction": 0.0, "rest_start_fraction": 0.0, "near_rest_start_fraction": 0.0,
+                    "stall_start_fraction": 0.0, "stall_starts": ""}
 
 
 @functools.lru_cache(maxsize=8)

@@ -103,22 +103,20 @@ class RunningStats:
         return jnp.clip((x - self.mean) / jnp.sqrt(self.var + 1e-6), -10.0, 10.0)
 
 
-def widen_mlp_params(small: dict, large: dict) -> dict:
-    """Embed a trained MLP's params in a wider one (same depth) so that it computes the same
-    function: each layer's trained block goes top-left, the new units keep `large`'s random
-    incoming weights, and their outgoing weights are zero (a Net2WiderNet-style start).
-    Works on any params tree of Dense {kernel (in, out), bias (out,)} layers; other leaves (the
-    log-std) are copied. Shapes: every `small` leaf must fit inside its `large` counterpart."""
+def grow_mlp_inputs(trained: dict, fresh: dict) -> dict:
+    """A trained MLP's params over a same-shaped MLP with more input features, so that it
+    computes the same function: the first kernel's rows for the new features are zero (the
+    policy gained inputs, e.g. a memory, and learns to use them from there). Works on any
+    params tree of Dense {kernel (in, out), bias (out,)} layers; other leaves (the log-std) are
+    copied. Every other leaf must have the same shape in both trees."""
 
     def embed(path, s, l):
         l = jnp.asarray(l)
         s = jnp.asarray(s, l.dtype)
         if s.shape == l.shape:
             return s
-        if s.ndim != l.ndim or any(a > b for a, b in zip(s.shape, l.shape)):
+        if path[-1].key != "kernel" or s.shape[1:] != l.shape[1:] or s.shape[0] > l.shape[0]:
             raise ValueError(f"{jax.tree_util.keystr(path)}: {s.shape} does not fit in {l.shape}")
-        if path[-1].key == "kernel":  # rows from new units of the layer below: zero
-            l = l.at[s.shape[0]:, :].set(0.0)
-        return l.at[tuple(slice(0, n) for n in s.shape)].set(s)
+        return jnp.zeros_like(l).at[:s.shape[0]].set(s)
 
-    return jax.tree_util.tree_map_with_path(embed, small, large)
+    return jax.tree_util.tree_map_with_path(embed, trained, fresh)

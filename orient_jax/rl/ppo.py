@@ -60,14 +60,9 @@ class PPOConfig:
     init_log_std: float = -0.5
     tanh_grad_floor: float = 0.0
     """Lower bound on the derivative of the actor's output tanh during training (the policy's
-    forward pass is unchanged). A converged goal policy stalls pushing at its torque limit,
-    where the true derivative is ~0.005 (`rl/networks.py`; lifting it to 0.1 did not raise the
-    goal rate: README)."""
-    noise_hold_steps: int = 1
-    """Exploration noise is drawn once and held for this many control steps (1 = fresh every
-    step). Each step's action is still Gaussian around the policy's mean, so the PPO ratio is
-    unchanged, but held noise explores in pushes that last (like gSDE's sample frequency):
-    escaping a stall takes a sustained change of torque that per-step noise averages away."""
+    forward pass is unchanged): a policy pushing at its torque limit sits where the true
+    derivative is ~0.005, and PPO could not move it there (`rl/networks.py`). The goal recipe's
+    memory stages train with 0.1."""
     actor_frozen_updates: int = 0
     """Hold the actor still (zero gradient) for this many updates at the start while the
     critic learns: a warm start from a shipped policy brings no critic, and a fresh critic's
@@ -87,10 +82,6 @@ class PPOConfig:
         check_range("clip_eps", self.clip_eps, 0.0, 10.0)
         check_range("actor_frozen_updates", self.actor_frozen_updates, 0, 1 << 30)
         check_range("tanh_grad_floor", self.tanh_grad_floor, 0.0, 1.0)
-        check_range("noise_hold_steps", self.noise_hold_steps, 1, self.rollout_steps)
-        if self.rollout_steps % self.noise_hold_steps:
-            from orient_jax.errors import UserError
-            raise UserError(f"noise_hold_steps={self.noise_hold_steps} must divide rollout_steps={self.rollout_steps}")
 
     @property
     def steps_per_update(self) -> int:
@@ -267,12 +258,10 @@ class PPO:
         return ts, metrics
 
     def exploration_noise(self, key: jax.Array) -> jax.Array:
-        """Standard normal noise of one rollout, (T, N_local, A): a fresh draw every step, or
-        each draw held for `noise_hold_steps` steps."""
-        cfg, shape = self.config, (self.local_envs, self.env.action_size)
-        hold = cfg.noise_hold_steps
-        keys = jax.random.split(key, cfg.rollout_steps // hold)
-        return jnp.repeat(jax.vmap(lambda k: jax.random.normal(k, shape))(keys), hold, axis=0)
+        """Standard normal noise of one rollout, (T, N_local, A): a fresh draw every step."""
+        shape = (self.local_envs, self.env.action_size)
+        keys = jax.random.split(key, self.config.rollout_steps)
+        return jax.vmap(lambda k: jax.random.normal(k, shape))(keys)
 
     def _loss(self, nets, params: Params, mb: dict) -> tuple[jax.Array, dict]:
         cfg = self.config

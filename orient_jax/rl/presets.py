@@ -1,7 +1,7 @@
-"""Training presets: the same code at three scales, chosen by config only.
+"""Training presets: the same code at several scales, chosen by config only.
 
-- `quick`: the README's CPU job (2 cores, <= 20 min, >= 80% upright success).
-- `full`: the CPU run behind the shipped upright policy (twice as long).
+- `quick`: the cpu-quick pipeline's upright policy and the shipped one (3 M steps, ~6 min on 2 cores).
+- `full`: twice `quick` (the cpu-full pipeline).
 - `goal`: the CPU run behind the shipped goal policy (a harder task: more envs and steps).
 - `gpu`: one accelerator (or several: `num_envs` splits over all local devices).
 """

@@ -23,7 +23,7 @@ from orient_jax import config as config_lib
 from orient_jax import sim
 from orient_jax.errors import UserError
 from orient_jax.rl import checkpoint as ckpt_lib
-from orient_jax.rl.networks import RunningStats, widen_mlp_params
+from orient_jax.rl.networks import RunningStats, grow_mlp_inputs
 from orient_jax.rl.ppo import PPO, Params, PPOConfig
 from orient_jax.sim.base import EnvConfig
 
@@ -40,9 +40,9 @@ class RunConfig:
     """Warm start: another run folder of the same task and network sizes whose latest
     checkpoint gives the starting parameters and normalizers (a curriculum's next stage),
     or a policy artifact (e.g. models/checkpoints/goal: actor and normalizer only, the critic
-    starts fresh; pair it with ppo.actor_frozen_updates; a wider ppo.actor_hidden of the same
-    depth starts as the same function, its new units disconnected); the optimizer, envs and
-    counters start fresh. "" = random initialization."""
+    starts fresh; pair it with ppo.actor_frozen_updates; a policy without memory given
+    env.memory=true starts as the same function, its new inputs disconnected); the optimizer,
+    envs and counters start fresh. "" = random initialization."""
     warm_start_std: float = 0.0
     """On a warm start, raise the policy's action std to at least this (0 = keep it): a
     converged policy explores too little to learn what the new stage adds."""
@@ -168,9 +168,9 @@ def _check_source(source: Path, src_task: str, src_ppo: PPOConfig, env_name: str
 def _params_from_run(source: Path, env_name: str, ppo_config: PPOConfig) -> Params:
     try:
         record = json.loads((source / "config.json").read_text())
-        src_env = config_lib.from_dict(EnvConfig, record["env"])
-        src_ppo = config_lib.from_dict(PPOConfig, record["ppo"])
         src_task = record["run"]["env"]
+        src_env = config_lib.from_dict(sim.config_class(src_task), record["env"])
+        src_ppo = config_lib.from_dict(PPOConfig, record["ppo"])
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"--init-from {source}: not a training run folder or policy ({type(exc).__name__}: {exc})") from exc
     _check_source(source, src_task, src_ppo, env_name, ppo_config, ("actor_hidden", "critic_hidden"))
@@ -189,15 +189,11 @@ def _params_from_policy(source: Path, env_name: str, ppo_config: PPOConfig, fres
     if fresh is None:
         raise ValueError("a warm start from a policy artifact needs fresh params for the critic")
     artifact = ckpt_lib.load_policy(source)
-    _check_source(source, artifact.env_name, artifact.ppo_config, env_name, ppo_config, ())
-    src_hidden, hidden = artifact.ppo_config.actor_hidden, ppo_config.actor_hidden
-    if len(src_hidden) != len(hidden) or any(a > b for a, b in zip(src_hidden, hidden)):
-        raise UserError(f"--init-from {source}: actor_hidden {list(src_hidden)} cannot grow into {list(hidden)} "
-                        "(same depth, each layer at least as wide)")
-    # A wider actor starts as the same function (new units disconnected), then learns to use them.
-    # (The fresh actor is replicated: its first local copy is the whole array, in every process.)
+    _check_source(source, artifact.env_name, artifact.ppo_config, env_name, ppo_config, ("actor_hidden",))
+    # More inputs (a memory) start disconnected: the actor is the same function, then learns to
+    # use them. (The fresh actor is replicated: its first local copy is the whole array.)
     try:
-        actor = widen_mlp_params(artifact.actor_params, jax.tree.map(lambda x: x.addressable_data(0), fresh.actor))
+        actor = grow_mlp_inputs(artifact.actor_params, jax.tree.map(lambda x: x.addressable_data(0), fresh.actor))
     except ValueError as exc:  # fewer features than the source was trained on
         hint = " (it was trained with a memory: add --set env.memory=true)" if artifact.env_config.memory else ""
         raise UserError(f"--init-from {source}: its actor does not fit this run's: {exc}{hint}") from exc

@@ -20,6 +20,11 @@ def default_config(name: str) -> base.EnvConfig:
     return _REGISTRY[name][1]()
 
 
+def config_class(name: str) -> type[base.EnvConfig]:
+    """The config dataclass of env `name` (each task's config holds only its own settings)."""
+    return type(default_config(name))
+
+
 def env_class(name: str) -> type[base.ReorientEnv]:
     """The env class registered as `name` (its static `policy_features` needs no MJCF)."""
     default_config(name)  # validates the name

@@ -1,8 +1,10 @@
 """Shared machinery of the re-orientation tasks: MJX physics, noise, randomization, success.
 
-A task file (`upright.py`, `goal.py`) subclasses `ReorientEnv` and supplies its target,
-its error angle, its policy features and its reward terms. Everything here is a pure function
-of (state, action); a `State` holds one environment (vmap it for a batch, see `vec_env.py`).
+A task file (`upright.py`, `goal.py`) subclasses `ReorientEnv` and supplies its config, its
+target, its error angle and its policy features (and, for the goal task, its training starts).
+Everything here is a pure function of (state, action); a `State` holds one environment (vmap it
+for a batch, see `vec_env.py`). The object's facts (body, mass, hull) come from the MJCF
+(`rigid_body.py`).
 
 Frames: world Z up; quaternions [x, y, z, w] (MuJoCo's [w, x, y, z] is converted only in
 `_orientation`); angular velocity in the body frame (MuJoCo's free-joint qvel[3:6]).
@@ -20,12 +22,13 @@ from flax import struct
 from mujoco import mjx
 
 from orient_jax import rotations
-from orient_jax.assets import engine_spec, mjcf
+from orient_jax.assets import mjcf
 from orient_jax.config import check_range
+from orient_jax.errors import UserError
 from orient_jax.sim import memory as memory_lib
 from orient_jax.sim import noise as noise_lib
 from orient_jax.sim import reflex as reflex_lib
-from orient_jax.sim import rest_poses, start_bank
+from orient_jax.sim import rigid_body
 
 Obs = dict[str, jax.Array]
 
@@ -86,6 +89,12 @@ class RewardScales:
 
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
+    """Settings every re-orientation task shares; a task's own config subclasses it."""
+
+    # Tasks whose policy has no memory: fixed off, not config keys (`goal.GoalConfig` has them).
+    memory = False
+    reflex = reflex_lib.ReflexConfig()
+
     episode_s: float = 10.0
     """Episode length (s); success must come within it."""
     control_dt: float = 0.02
@@ -98,45 +107,6 @@ class EnvConfig:
     """...held continuously for this long (s)."""
     spawn_xy: float = 0.05
     """Half-width of the square of random drop positions (m)."""
-    goal_hold_margin: float = 0.7
-    """Goal task: targets are uniformly random orientations that the engine can hold against
-    gravity using at most this fraction of its torque (balanced on its lowest point)."""
-    hard_target_fraction: float = 0.0
-    """Training curriculum (goal task): this fraction of episodes takes, instead of the first
-    holdable candidate target, the holdable one that needs the most torque to hold. Goal
-    failures concentrate near the torque limit (`experiments/results/goal_failures.md`), where
-    uniform targets put few episodes. Evaluation always uses uniform targets."""
-    upright_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts at rest on the floor, upright with
-    a random yaw, instead of dropped. Upright is the engine's most stable pose, where a dropped
-    engine most often settles and where escaping takes a deliberate tip over a base edge; the
-    goal task needs that skill. Evaluation always uses the uniform drops (`rl/evaluate.py`)."""
-    rest_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts at rest in one of the poses a
-    dropped, unpowered engine settles in (on its side, upside down...: `sim/rest_poses.py`),
-    at a random yaw. Each rest is a trap to tip out of, like upright."""
-    near_rest_start_fraction: float = 0.0
-    """Training curriculum (goal task): this fraction of episodes starts at rest in the settled
-    pose (at the yaw, of 8 random ones) nearest the episode's target: where a policy that cannot
-    yet lift the engine onto the target's balancing point stops, 20-40 deg short of it."""
-    rest_start_kick: float = 0.0
-    """Training curriculum: a start at rest (any of the fractions above) begins with an angular
-    velocity of uniformly random direction and speed up to this (rad/s). The goal policy's
-    failures stall held up at the torque limit on the way to the target; a kick shows it what
-    momentum does there (`experiments/goal_failures.py`)."""
-    stall_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts from a state of `stall_starts`
-    (position, velocity, target and physics as recorded), with the whole episode to go."""
-    stall_starts: str = ""
-    """Start bank (.npz, `sim/start_bank.py`) for `stall_start_fraction`: states where an earlier
-    policy stalled short of its target (`experiments/collect_stall_starts.py`)."""
-    memory: bool = False
-    """The policy also sees moving averages of its past features (`sim/memory.py`): the
-    observation (and `policy.onnx`) gains a `memory` the policy updates and the caller feeds
-    back. Off: every decision rests on the current observation alone."""
-    reflex: reflex_lib.ReflexConfig = reflex_lib.ReflexConfig()
-    """The stall reflex around a trained policy (`sim/reflex.py`; `orient-jax reflex`): its
-    state is one more row of the memory."""
     max_ang_vel: float = 60.0
     """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
     noise: NoiseConfig = NoiseConfig()
@@ -150,21 +120,22 @@ class EnvConfig:
         check_range("success_ang_vel", self.success_ang_vel, 0.0, 100.0)
         check_range("success_hold_s", self.success_hold_s, 0.0, self.episode_s)
         check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
-        check_range("goal_hold_margin", self.goal_hold_margin, 0.05, 1.0)
-        check_range("hard_target_fraction", self.hard_target_fraction, 0.0, 1.0)
-        check_range("upright_start_fraction", self.upright_start_fraction, 0.0, 1.0)
-        check_range("rest_start_fraction", self.rest_start_fraction, 0.0, 1.0 - self.upright_start_fraction)
-        check_range("near_rest_start_fraction", self.near_rest_start_fraction, 0.0,
-                    1.0 - self.upright_start_fraction - self.rest_start_fraction)
-        check_range("rest_start_kick", self.rest_start_kick, 0.0, 0.5 * self.max_ang_vel)
-        check_range("stall_start_fraction", self.stall_start_fraction, 0.0,
-                    1.0 - self.upright_start_fraction - self.rest_start_fraction - self.near_rest_start_fraction)
-        if self.stall_start_fraction > 0 and not self.stall_starts:
-            from orient_jax.errors import UserError
-            raise UserError("stall_start_fraction > 0 needs a start bank: --set env.stall_starts=PATH.npz")
-        if self.reflex.enabled and not self.memory:
-            from orient_jax.errors import UserError
-            raise UserError("env.reflex needs env.memory=true (the reflex keeps its state in the policy's memory)")
+
+
+@dataclasses.dataclass
+class Start:
+    """An episode's initial state before the first observation (one env; see `reset`)."""
+
+    qpos: jax.Array
+    """MuJoCo free-joint position (7,): xyz, orientation [w, x, y, z]."""
+    qvel: jax.Array
+    """MuJoCo free-joint velocity (6,): linear (world), angular (body)."""
+    quat: jax.Array
+    """The orientation [x, y, z, w] (what qpos holds)."""
+    target: jax.Array
+    prev_action: jax.Array
+    dr: dict[str, jax.Array]
+    """The physics draw (`_sample_randomization`)."""
 
 
 @struct.dataclass
@@ -187,7 +158,7 @@ class State:
 
 
 class ReorientEnv:
-    """Base: a rigid engine on a floor in a walled arena, turned by body-frame torques."""
+    """Base: a rigid object on a floor in a walled arena, turned by body-frame torques."""
 
     goal_conditioned: bool = False
 
@@ -200,23 +171,16 @@ class ReorientEnv:
         self.timestep = float(self.mj_model.opt.timestep)
         self.n_substeps = int(round(config.control_dt / self.timestep))
         if self.n_substeps < 1 or abs(self.n_substeps * self.timestep - config.control_dt) > 1e-9:
-            from orient_jax.errors import UserError
             raise UserError(f"control_dt={config.control_dt} is not a multiple of the timestep {self.timestep}")
         self.action_scale = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 1], jnp.float32)
         self.episode_steps = int(round(config.episode_s / config.control_dt))
         self.hold_steps = int(round(config.success_hold_s / config.control_dt))
         self.noise_model = noise_lib.load(config.noise.model_path)
-        self._hull_geom = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_GEOM, "hull")
-        self._init_height = mjcf.initial_height()
-        self._hull_points = jnp.asarray(engine_spec.collision_hull(), jnp.float32)  # body frame (P, 3)
+        self.mjcf_path = str(mjcf_path or mjcf.MJCF_PATH)
+        self.body = rigid_body.from_model(self.mj_model)
+        self._hull_geoms = jnp.asarray(self.body.collision_geoms)
+        self._hull_points = jnp.asarray(self.body.hull_points, jnp.float32)  # body frame (P, 3)
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
-        # Rest poses are found (by simulation, ~2 s) only where a curriculum starts from them.
-        self._settled = jnp.asarray(rest_poses.settled_orientations(str(mjcf_path or mjcf.MJCF_PATH))
-                                    if config.rest_start_fraction + config.near_rest_start_fraction > 0
-                                    else [[0.0, 0.0, 0.0, 1.0]], jnp.float32)
-        # The start bank is read only where the curriculum uses it (evaluation never does).
-        self._stall_bank = ({k: jnp.asarray(v) for k, v in start_bank.load(config.stall_starts).items()}
-                            if config.stall_start_fraction > 0 else None)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:
@@ -228,6 +192,11 @@ class ReorientEnv:
         """Angle (rad) between the orientation and the task's goal (target: the episode's,
         identity for tasks without one)."""
         raise NotImplementedError
+
+    def _training_start(self, key: jax.Array, drop: Start) -> Start:
+        """The episode's start: the drop, unless the task's training curriculum starts some
+        episodes elsewhere (`goal.py`). Keys from `key` must not be the drop's own."""
+        return drop
 
     @staticmethod
     def signal_features(obs: Obs) -> jax.Array:
@@ -284,8 +253,8 @@ class ReorientEnv:
     # ----- dynamics -------------------------------------------------------------------------
     def nominal_physics(self) -> dict[str, jax.Array]:
         """The randomization draw (state.info["dr"]) that leaves the MJCF's physics as it is."""
-        return {"mass": jnp.ones(()), "inertia": jnp.ones(3), "friction": jnp.asarray(self.mj_model.geom_friction[self._hull_geom, 0]),
-                "torque_gain": jnp.ones(())}
+        friction = jnp.asarray(self.mj_model.geom_friction[self.body.collision_geoms[0], 0])
+        return {"mass": jnp.ones(()), "inertia": jnp.ones(3), "friction": friction, "torque_gain": jnp.ones(())}
 
     def _sample_randomization(self, key: jax.Array) -> dict[str, jax.Array]:
         r = self.config.randomization
@@ -299,11 +268,11 @@ class ReorientEnv:
     def _model(self, dr: dict[str, jax.Array]) -> mjx.Model:
         """The MJX model with this episode's randomized mass, inertia and hull friction."""
         m = self.mjx_model
-        body = 1  # the engine (body 0 is the world)
+        body = self.body.body_id
         return m.tree_replace({
             "body_mass": m.body_mass.at[body].multiply(dr["mass"]),
             "body_inertia": m.body_inertia.at[body].multiply(dr["inertia"] * dr["mass"]),
-            "geom_friction": m.geom_friction.at[self._hull_geom, 0].set(dr["friction"]),
+            "geom_friction": m.geom_friction.at[self._hull_geoms, 0].set(dr["friction"]),
         })
 
     def _at_rest(self, data: mjx.Data) -> mjx.Data:
@@ -359,59 +328,21 @@ class ReorientEnv:
     # ----- API ------------------------------------------------------------------------------
     def reset(self, key: jax.Array, noise: dict[str, jax.Array] | None = None,
               randomized: jax.Array | None = None) -> State:
-        """Drop the engine at a uniformly random orientation above the arena's centre (or, for
-        the curriculum's fractions of episodes, set it down at rest: upright, in a settled pose,
-        or in the settled pose nearest the target, at a random yaw). `noise`: this episode's
-        observation-noise levels (default: the config's, `noise_levels()`). `randomized`: a bool
-        scalar, False = this episode runs on nominal physics (default: the config decides)."""
+        """Drop the object at a uniformly random orientation above the arena's centre (a task's
+        training curriculum may start some episodes elsewhere: `_training_start`). `noise`: this
+        episode's observation-noise levels (default: the config's, `noise_levels()`).
+        `randomized`: a bool scalar, False = this episode runs on nominal physics (default: the
+        config decides)."""
         k_rot, k_xy, k_target, k_dr, k_obs, k_next = jax.random.split(key, 6)
-        k_mode, k_yaw = jax.random.split(jax.random.fold_in(key, 1), 2)  # leaves the drops' keys as they were
-        cfg = self.config
-        mode = jax.random.uniform(k_mode)
-        upright = mode < cfg.upright_start_fraction
-        settled = ~upright & (mode < cfg.upright_start_fraction + cfg.rest_start_fraction)
-        near = ~upright & ~settled & (mode < cfg.upright_start_fraction + cfg.rest_start_fraction
-                                      + cfg.near_rest_start_fraction)
-        target = self._sample_target(k_target)
-        z_axis = jnp.array([0.0, 0.0, 1.0])
-        yaw = rotations.from_axis_angle(z_axis, jax.random.uniform(k_yaw, (), maxval=2 * jnp.pi))
-        pose = self._settled[jax.random.randint(jax.random.fold_in(key, 2), (), 0, self._settled.shape[0])]
-        at_rest = jnp.where(settled, rotations.canonicalize(rotations.multiply(yaw, pose)), yaw)
-        if cfg.near_rest_start_fraction > 0:  # static: a reset runs every step (vec_env), so only pay when used
-            # Nearest rest: every settled pose (P, 4) at 8 random yaws, (8 * P, 4) candidates.
-            yaws = rotations.from_axis_angle(z_axis, jax.random.uniform(jax.random.fold_in(key, 3), (8,),
-                                                                        maxval=2 * jnp.pi))
-            candidates = rotations.multiply(yaws[:, None, :], self._settled[None, :, :]).reshape(-1, 4)
-            nearest = candidates[jnp.argmin(rotations.geodesic_angle(candidates, target))]
-            at_rest = jnp.where(near, rotations.canonicalize(nearest), at_rest)
-        settled = settled | near
-        quat = jnp.where(upright | settled, at_rest, rotations.sample_uniform(k_rot))
+        quat = rotations.sample_uniform(k_rot)
         xy = jax.random.uniform(k_xy, (2,), minval=-self.config.spawn_xy, maxval=self.config.spawn_xy)
-        # At rest: the hull's lowest point 1 mm above the floor.
-        rest_height = 1e-3 - jnp.min(rotations.rotate(quat[None, :], self._hull_points)[:, 2])
-        height = jnp.where(upright | settled, rest_height, self._init_height)
-        qpos = jnp.concatenate([xy, height[None], rotations.to_mujoco(quat)])
         zeros3 = jnp.zeros(3)
-        ang_vel = zeros3  # body frame, as MuJoCo's free joint stores it
-        if cfg.rest_start_kick > 0:  # static, like the near-rest search; its own key keeps the other draws
-            k_dir, k_speed = jax.random.split(jax.random.fold_in(key, 4))
-            direction = jax.random.normal(k_dir, (3,))
-            speed = jax.random.uniform(k_speed, (), maxval=cfg.rest_start_kick)
-            ang_vel = jnp.where(upright | settled, speed * direction / jnp.linalg.norm(direction), zeros3)
-        qvel = jnp.concatenate([zeros3, ang_vel])
-        dr = self._sample_randomization(k_dr)
-        prev_action = zeros3
-        if cfg.stall_start_fraction > 0:  # static; the last share of `mode` (the fractions sum to <= 1)
-            bank = self._stall_bank
-            row = jax.random.randint(jax.random.fold_in(key, 5), (), 0, bank["qpos"].shape[0])
-            stalled = mode >= 1.0 - cfg.stall_start_fraction
-            pick = lambda name, default: jnp.where(stalled, bank[name][row], default)
-            qpos, qvel, target, prev_action = (pick("qpos", qpos), pick("qvel", qvel), pick("target", target),
-                                               pick("prev_action", prev_action))
-            dr = {k: pick(k, v) for k, v in dr.items()}
-        data = self._data_template.replace(qpos=qpos, qvel=qvel, ctrl=zeros3)
-        if cfg.stall_start_fraction > 0:  # what the (possibly restarted) state shows
-            quat, ang_vel = self._orientation(data)
+        drop = Start(qpos=jnp.concatenate([xy, jnp.asarray([self.body.drop_height]), rotations.to_mujoco(quat)]),
+                     qvel=jnp.zeros(6), quat=quat, target=self._sample_target(k_target), prev_action=zeros3,
+                     dr=self._sample_randomization(k_dr))
+        start = self._training_start(key, drop)
+        dr, target, prev_action = start.dr, start.target, start.prev_action
+        data = self._data_template.replace(qpos=start.qpos, qvel=start.qvel, ctrl=zeros3)
         if randomized is not None:
             dr = jax.tree.map(lambda d, n: jnp.where(randomized, d, n), dr, self.nominal_physics())
         info = {"rng": k_next, "dr": dr, "target": target,
@@ -419,11 +350,11 @@ class ReorientEnv:
                 "success": jnp.zeros((), bool), "success_step": jnp.full((), -1, jnp.int32),
                 "prev_action": prev_action, "nan": jnp.zeros((), bool),
                 "noise": self.noise_levels() if noise is None else noise}
-        obs = self._observe(k_obs, quat, ang_vel, prev_action, target, info["noise"])
+        obs = self._observe(k_obs, start.quat, start.qvel[3:6], prev_action, target, info["noise"])
         if self.config.memory:
             obs["memory"] = memory_lib.zeros(self.signal_size(), reflex=self.config.reflex.enabled)
         metrics = self._zero_metrics()
-        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, target, prev_action, info),
+        return State(data=data, obs=obs, critic_obs=self._critic_obs(data, start.quat, target, prev_action, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
                      metrics=metrics, info=info)
 

@@ -46,7 +46,7 @@ class ReflexConfig:
     """...while some component of the previous action is at least this (of the torque limit)..."""
     still_rad_s: float = 1.0
     """...and the observed angular speed is below this (rad/s). The defaults were chosen on
-    evaluation seeds 100-103 (README, goal task), none of the seeds the README reports."""
+    evaluation seeds 100-103 (docs/goal_task.md), none of the seeds reported there."""
 
     def __post_init__(self):
         check_range("reflex.stall_s", self.stall_s, 0.02, 10.0)

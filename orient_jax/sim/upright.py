@@ -1,6 +1,6 @@
 """Task `upright`: dropped at a uniformly random orientation, flip upright and hold still.
 
-Success (DESIGN.md): tilt <= 10 deg and |angular velocity| <= 0.5 rad/s, held for 1 s,
+Success (docs/design.md): tilt <= 10 deg and |angular velocity| <= 0.5 rad/s, held for 1 s,
 within the 10 s episode. Yaw is free, so the policy sees only where world-up points in its
 body frame: a yaw-invariant, sign-invariant feature of the (noisy) quaternion.
 """

@@ -156,3 +156,38 @@ def serve_until_interrupted(server: Server) -> None:
         pass
     finally:
         server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run as a file (`python3 orient_jax/web/server.py`): the demo serves the committed models
+    with any Python 3, before (or without) the training stack is installed."""
+    import argparse
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent.parent
+    parser = argparse.ArgumentParser(description="Serve the browser client with the headers it needs.")
+    parser.add_argument("--root", default=str(repo / "web"), help="folder with index.html (default: web/)")
+    parser.add_argument("--models", default=str(repo / "models" / "export"),
+                        help="models folder mounted at /models/ (default: the committed models/export)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+    root, models = Path(args.root), Path(args.models)
+    for need, hint in ((root / "vendor" / "VERSIONS.json", "run `bash scripts/setup_browser.sh`"),
+                       (models / "manifest.json", "export one with `orient-jax export`")):
+        if not need.is_file():
+            print(f"error: {need} is missing: {hint}", file=sys.stderr)
+            return 2
+    try:
+        server = make_server(root, models, args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"serving {root.resolve()} (models: {models.resolve()} at /models/)")
+    print(f"open {url_of(server, '?models=/models/')}", flush=True)
+    serve_until_interrupted(server)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,9 @@
 // Physics: the official MuJoCo WebAssembly build (npm mujoco-js) stepping the very engine.xml
-// the models folder ships (the same file Python trains on). The free joint's qpos[3:7] is
-// [w, x, y, z]: frames.fromMujoco/toMujoco convert at this boundary only; qvel[3:6] is the
-// body-frame angular velocity. qpos/qvel/ctrl are views into wasm memory: fetched again on
-// every access, never cached.
+// the models folder ships (the same file Python trains on). The object is the body the manifest
+// names (object.body; else the body with the free joint), found by name in the model. Its free
+// joint's qpos[3:7] is [w, x, y, z]: frames.fromMujoco/toMujoco convert at this boundary only;
+// qvel[3:6] is the body-frame angular velocity. qpos/qvel/ctrl are views into wasm memory:
+// fetched again on every access, never cached.
 import { fromMujoco, toMujoco } from './frames.js';
 
 let mujocoPromise = null;
@@ -28,9 +29,28 @@ function referencedFiles(xml) {
   return files;
 }
 
+const FREE_JOINT = 0, MESH_GEOM = 7, OBJ_BODY = 1, OBJ_MESH = 10; // mjJNT_FREE, mjGEOM_MESH, mjOBJ_BODY, mjOBJ_MESH
+
+/** The id of the body named `name`, or (name null) of the body with the free joint. */
+function findBody(mj, model, name) {
+  if (name) {
+    const id = mj.mj_name2id(model, OBJ_BODY, name);
+    if (id < 0) throw new Error(`the MJCF has no body named "${name}" (the manifest's object.body)`);
+    if (model.body_jntadr[id] < 0 || model.jnt_type[model.body_jntadr[id]] !== FREE_JOINT) {
+      throw new Error(`the MJCF's body "${name}" (the manifest's object.body) has no free joint`);
+    }
+    return id;
+  }
+  for (let j = 0; j < model.njnt; j++) {
+    if (model.jnt_type[j] === FREE_JOINT) return model.jnt_bodyid[j];
+  }
+  throw new Error('the MJCF has no body with a free joint (the object)');
+}
+
 export class Physics {
-  /** Loads the MJCF at `url` (and any files it references) into MuJoCo. */
-  static async create(url, physicsConfig) {
+  /** Loads the MJCF at `url` (and any files it references) into MuJoCo. object: {body (name,
+   *  or null: the body with the free joint), dropHeight (m, or null: the MJCF's placement)}. */
+  static async create(url, physicsConfig, object = {}) {
     let mj;
     try {
       mj = await loadMujoco();
@@ -65,10 +85,10 @@ export class Physics {
       throw new Error(`MuJoCo ${mj.mj_versionString()} refused the MJCF: ${msg}`);
     }
     if (!model) throw new Error(`MuJoCo ${mj.mj_versionString()} could not load the MJCF`);
-    return new Physics(mj, model, xml, physicsConfig);
+    return new Physics(mj, model, xml, physicsConfig, object);
   }
 
-  constructor(mj, model, xml, cfg) {
+  constructor(mj, model, xml, cfg, { body = null, dropHeight = null } = {}) {
     this.mj = mj;
     this.model = model;
     this.xml = xml;
@@ -83,7 +103,13 @@ export class Physics {
     this.substeps = Math.max(1, Math.round(cfg.control_dt / ts));
     this.actionScale = cfg.action_scale;
     this.qpos0 = Array.from(this.data.qpos);
-    this.bodyId = 1; // the engine: the only body under the world
+    this.bodyId = findBody(mj, model, body);
+    this.bodyName = mj.mj_id2name(model, OBJ_BODY, this.bodyId);
+    const joint = model.body_jntadr[this.bodyId];
+    this.qadr = model.jnt_qposadr[joint]; // the free joint's [x y z, w x y z] in qpos
+    this.vadr = model.jnt_dofadr[joint]; // its [v, ω (body frame)] in qvel
+    this.mass = model.body_subtreemass[this.bodyId];
+    this.dropHeight = dropHeight ?? this.qpos0[this.qadr + 2];
     this.pulse = null; // a push in progress: {torque (world, N m), steps left}
     mj.mj_forward(model, this.data);
   }
@@ -93,7 +119,7 @@ export class Physics {
     const { mj, model, data } = this;
     mj.mj_resetData(model, data);
     const qpos = data.qpos;
-    qpos.set([...pos, ...toMujoco(quat)]);
+    qpos.set([...pos, ...toMujoco(quat)], this.qadr);
     data.qvel.fill(0);
     data.ctrl.fill(0);
     data.xfrc_applied.fill(0);
@@ -123,10 +149,10 @@ export class Physics {
 
   /** A blown-up simulation (NaN, absurd spin) is put back at rest where it was. */
   guard() {
-    const q = this.data.qpos, v = this.data.qvel;
-    const bad = !q.every(Number.isFinite) || !v.every(Number.isFinite) || Math.hypot(v[3], v[4], v[5]) > 60;
+    const q = this.data.qpos, v = this.data.qvel, w = this.vadr + 3;
+    const bad = !q.every(Number.isFinite) || !v.every(Number.isFinite) || Math.hypot(v[w], v[w + 1], v[w + 2]) > 60;
     if (bad) {
-      const pos = [0, 0, this.qpos0[2]];
+      const pos = [0, 0, this.dropHeight];
       this.reset(pos, [0, 0, 0, 1]);
     }
   }
@@ -149,10 +175,21 @@ export class Physics {
   }
 
   get time() { return this.data.time; }
-  get pos() { return Array.from(this.data.qpos.subarray(0, 3)); }
-  get quat() { return fromMujoco(this.data.qpos, 3); }
-  get angVel() { return Array.from(this.data.qvel.subarray(3, 6)); }
-  get linVel() { return Array.from(this.data.qvel.subarray(0, 3)); }
+  get pos() { return Array.from(this.data.qpos.subarray(this.qadr, this.qadr + 3)); }
+  get quat() { return fromMujoco(this.data.qpos, this.qadr + 3); }
+  get angVel() { return Array.from(this.data.qvel.subarray(this.vadr + 3, this.vadr + 6)); }
+  get linVel() { return Array.from(this.data.qvel.subarray(this.vadr, this.vadr + 3)); }
+
+  /** Name of the mesh of the object's first collision geom (the hull), or null. */
+  collisionMesh() {
+    const { mj, model } = this;
+    for (let g = 0; g < model.ngeom; g++) {
+      if (model.geom_bodyid[g] !== this.bodyId || model.geom_type[g] !== MESH_GEOM) continue;
+      if (!model.geom_contype[g] && !model.geom_conaffinity[g]) continue;
+      return mj.mj_id2name(model, OBJ_MESH, model.geom_dataid[g]);
+    }
+    return null;
+  }
   get qpos() { return Array.from(this.data.qpos); }
 
   /**
@@ -179,7 +216,7 @@ export class Physics {
     }
   }
 
-  /** Visual geoms of the MJCF (for the fallback drawing when no .glb is there). */
+  /** Visual geoms of the object's body in the MJCF (for the fallback drawing when no .glb is there). */
   visualGeoms() {
     const doc = new DOMParser().parseFromString(this.xml, 'application/xml');
     const mats = {};
@@ -188,7 +225,8 @@ export class Physics {
     }
     const nums = (s, d) => (s ? s.trim().split(/\s+/).map(Number) : d);
     const geoms = [];
-    for (const g of doc.querySelectorAll('worldbody body geom')) {
+    const body = this.bodyName ? `body[name="${CSS.escape(this.bodyName)}"]` : 'body';
+    for (const g of doc.querySelectorAll(`worldbody ${body} geom`)) {
       const cls = g.getAttribute('class');
       if (cls && cls !== 'visual') continue;
       const type = g.getAttribute('type') || 'sphere';

@@ -113,7 +113,10 @@ function softwareWebGL() {
  *  quality 'auto' on a software rasterizer draws without MSAA and with hard-edged shadows: there
  *  the main view's MSAA costs the pose camera (same GPU process) a third of the control rate. */
 export class View {
-  static async create(container, { backend, engine, arena, quality = 'auto' }) {
+  /** sizes: the object-sized lengths (m) of manifest object.view: {ghost_lift (the prediction's
+   *  ghost above the body), axes (drawn body axes), target_height (the goal ghost's origin),
+   *  look_at_height (the orbit centre)}. */
+  static async create(container, { backend, engine, arena, sizes, quality = 'auto' }) {
     let renderer, lean = false;
     if (backend === 'webgpu') {
       const { WebGPURenderer } = await import('three/webgpu');
@@ -125,11 +128,12 @@ export class View {
       lean = quality === 'auto' && softwareWebGL();
       renderer = new THREE.WebGLRenderer({ antialias: !lean });
     }
-    return new View(container, renderer, backend, engine, arena, lean);
+    return new View(container, renderer, backend, engine, arena, lean, sizes);
   }
 
-  constructor(container, renderer, backend, engine, arena, lean = false) {
+  constructor(container, renderer, backend, engine, arena, lean, sizes) {
     this.renderer = renderer;
+    this.sizes = sizes;
     this.backend = backend;
     this.lean = lean; // software GL: no MSAA, basic shadows
     this.basePixelRatio = Math.min(window.devicePixelRatio, 1.5);
@@ -145,7 +149,7 @@ export class View {
     this.camera = new THREE.PerspectiveCamera(40, 1, 0.02, 20);
     this.camera.position.copy(worldToThree([1.15, -1.5, 1.05]));
     this.controls = new OrbitControls(this.camera, renderer.domElement);
-    this.controls.target.copy(worldToThree([0, 0, 0.18]));
+    this.controls.target.copy(worldToThree([0, 0, this.sizes.look_at_height]));
     this.controls.enableDamping = true;
     this.controls.maxPolarAngle = Math.PI * 0.49;
     this.controls.update();
@@ -171,18 +175,18 @@ export class View {
       this.body.add(a);
       return a;
     });
-    this.bodyAxes = axesTriad(0.22);
+    this.bodyAxes = axesTriad(this.sizes.axes);
     this.body.add(this.bodyAxes);
 
     // The prediction: a ghost engine floating above the true one, with its axes.
     this.ghost = ghostOf(engine, 0x4fc3f7);
-    this.ghost.add(axesTriad(0.22));
+    this.ghost.add(axesTriad(this.sizes.axes));
     world.add(this.ghost);
 
     // Goal mode: the target orientation, drawn as a ghost in the arena's far corner.
     this.target = ghostOf(engine, 0xffd54f);
-    this.target.add(axesTriad(0.22));
-    this.target.position.set(-0.72, 0.72, 0.25);
+    this.target.add(axesTriad(this.sizes.axes));
+    this.target.position.set(-0.72, 0.72, this.sizes.target_height);
     this.target.visible = false;
     world.add(this.target);
 
@@ -210,7 +214,7 @@ export class View {
     old.domElement.replaceWith(renderer.domElement);
     this.controls.dispose();
     this.controls = new OrbitControls(this.camera, renderer.domElement);
-    this.controls.target.copy(worldToThree([0, 0, 0.18]));
+    this.controls.target.copy(worldToThree([0, 0, this.sizes.look_at_height]));
     this.controls.enableDamping = true;
     this.controls.update();
     this.renderer = renderer;
@@ -260,7 +264,7 @@ export class View {
   update({ pos, quat, quatPred, action, target, goalMode, drag }) {
     this.body.position.set(...pos);
     setObjectQuat(this.body, quat);
-    this.ghost.position.set(pos[0], pos[1], pos[2] + 0.45);
+    this.ghost.position.set(pos[0], pos[1], pos[2] + this.sizes.ghost_lift);
     setObjectQuat(this.ghost, quatPred || quat);
     this.ghost.visible = !!quatPred;
     this.torqueArrows.forEach((a, i) => {

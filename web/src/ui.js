@@ -31,13 +31,14 @@ const fmtQ = (q) => (q ? `[${q.map((c) => c.toFixed(2).padStart(5)).join(',')}]`
 const fmtV = (v) => (v ? `[${v.map((c) => c.toFixed(2).padStart(5)).join(',')}]` : '-');
 
 export class UI {
-  /** handlers: {reset(), togglePolicy(), toggleObs(), toggleGoal(), newTarget()} */
+  /** handlers: {reset(), togglePolicy(), toggleObs(), toggleGoal(), newTarget(), push()} */
   constructor(handlers) {
     $('btn-reset').onclick = () => handlers.reset();
     $('btn-policy').onclick = () => handlers.togglePolicy();
     $('btn-obs').onclick = () => handlers.toggleObs();
     $('btn-goal').onclick = () => handlers.toggleGoal();
     $('btn-target').onclick = () => handlers.newTarget();
+    $('btn-push').onclick = () => handlers.push();
     this.plot = new Plot($('plot'));
     this.frame = 0;
   }

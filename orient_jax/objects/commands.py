@@ -1,0 +1,80 @@
+"""`orient-jax object ...`: bring a user's mesh in as an object folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_import(args) -> int:
+    from orient_jax.objects.importer import ImportOptions, import_object
+
+    options = ImportOptions(up=args.up, size=args.size, scale=args.scale, mass=args.mass, density=args.density,
+                            collision=args.collision, name=args.name, source_note=args.source_note, force=args.force)
+    meta = import_object(Path(args.mesh), Path(args.out), options)
+    m, t, hull = meta["mass"], meta["torque"], meta["collision"]["hulls"]
+    size = " x ".join(f"{v:.3g}" for v in meta["size_m"])
+    print(f"imported {meta['source']['file']} as {meta['name']!r} into {args.out} in {meta['import_seconds']:.1f} s")
+    print(f"  size {size} m (scale {meta['transform']['scale']:.4g}, up {meta['transform']['up_axis']}), "
+          f"bounding radius {meta['bounding_radius_m']:.3g} m")
+    print(f"  mass {m['kg']:.4g} kg from the {'mesh' if m['from'] == 'mesh' else 'convex hull'} "
+          f"({m['density_kg_m3']:.4g} kg/m3)")
+    print(f"  collision: {len(hull)} hull(s), " + ", ".join(
+        f"{h['vertices']} of {h['source_vertices']} vertices (max gap {h['max_deviation_m'] * 1000:.2g} mm)" for h in hull))
+    v = meta["visual"]
+    print(f"  visual.glb: {v['parts']} part(s), {v['faces']:,} faces, {v['textured_parts']} with an image texture")
+    print(f"  torque limit {t['limit_nm']:.3g} N m ({t['rule']}); {len(meta['rests'])} rests from "
+          f"{t['settled']}/{t['drops']} drops")
+    print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["timings_s"].items()))
+    for warning in meta["warnings"]:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def register(sub) -> None:
+    from orient_jax.objects import collision, importer, load, mass
+
+    obj = sub.add_parser("object", help="import a mesh (.obj/.stl/.ply/.glb/.gltf) as an object to learn",
+                         description="Object folders: the MJCF, visual mesh and facts (mass, inertia, torque limit, "
+                                     "camera) of an object the pose model and the policies are trained for.")
+    osub = obj.add_subparsers(dest="object_command", metavar="SUBCOMMAND")
+    obj.set_defaults(func=lambda args: (obj.print_help(), 1)[1])
+
+    p = osub.add_parser(
+        "import", help="turn a mesh file into an object folder (object.json, object.xml, visual.glb)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read MESH (.obj with its .mtl and textures, .stl, .ply, .glb/.gltf; several parts are joined), "
+                    "turn it so its --up axis points up and scale it to metres, compute mass and inertia as a uniform "
+                    "solid (from the mesh if it is closed, else from its convex hull), recentre it on its centre of "
+                    f"mass, build a convex collision hull of at most {collision.MAX_HULL_VERTICES} vertices, drop it "
+                    "from random orientations to find its rests and set the torque limit (enough to tip it out of "
+                    "its hardest rest, never enough to throw it), and write the folder OUT atomically: nothing is "
+                    "written if any step fails.",
+        epilog="examples:\n"
+               "  orient-jax object import scans/mug.obj --out objects/mug --up y --size 0.12\n"
+               "  orient-jax object import part.stl --out objects/bracket --scale 0.001 --mass 0.4   # mm -> m\n"
+               "  orient-jax object import toy.glb --out objects/toy --up y --size 0.2 \\\n"
+               "      --source-note 'Toy by A. Person, CC-BY 4.0, https://example.org/toy'")
+    p.add_argument("mesh", metavar="MESH", help=f"the mesh file ({', '.join(load.FORMATS)}); at most "
+                                                  f"{load.MAX_FACES:,} faces")
+    p.add_argument("--out", required=True, metavar="DIR", help="the object folder to write (e.g. objects/NAME); "
+                                                                 "must not exist or be empty, unless --force")
+    p.add_argument("--up", choices=list(importer.UP_AXES), default="z",
+                   help="the mesh's up axis: this axis points up when the object is upright (default z; glTF files "
+                        "and many DCC exports are y)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=float, metavar="METRES", help="scale so the longest extent is this many metres")
+    size.add_argument("--scale", type=float, metavar="S",
+                      help="multiply the mesh's coordinates by S to get metres (0.001 for millimetres; default 1)")
+    weight = p.add_mutually_exclusive_group()
+    weight.add_argument("--mass", type=float, metavar="KG", help="the object's mass in kg")
+    weight.add_argument("--density", type=float, metavar="KG_PER_M3",
+                        help=f"the solid's density (default {mass.DEFAULT_DENSITY:g} kg/m3 when --mass is not given)")
+    p.add_argument("--collision", choices=collision.KINDS, default="hull",
+                   help="hull (default): one convex hull, 4 floor contacts, cheapest in MJX; decompose: a convex "
+                        "decomposition (not available yet)")
+    p.add_argument("--name", help="the object's name (default: the --out folder's name)")
+    p.add_argument("--source-note", metavar="TEXT",
+                   help="where the mesh comes from and its licence, kept in object.json")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_import)

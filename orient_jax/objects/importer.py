@@ -1,0 +1,239 @@
+"""`import_object`: a user's mesh file in, a complete object folder out (see `folder`).
+
+The steps, each in its own module: read and clean the mesh (`load`), turn it so its up axis is
++Z and scale it to metres, compute its mass properties and move the origin to the centre of
+mass (`mass`), build the collision hull (`collision`), write the MJCF (`mjcf`), drop it to find
+its rests and the torque limit (`torque`), export the visual mesh, and publish the folder
+(`folder`). Frames: the body frame is the mesh's own axes after the up-axis rotation, origin
+at the centre of mass; body = scale * R_up @ source - com.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from orient_jax.errors import UserError
+from orient_jax.objects import collision as collision_lib
+from orient_jax.objects import folder, load, mass, mjcf, torque
+
+UP_AXES = {
+    "z": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+    "-z": [[1, 0, 0], [0, -1, 0], [0, 0, -1]],  # half a turn about x
+    "y": [[1, 0, 0], [0, 0, -1], [0, 1, 0]],    # +90 deg about x: glTF's and most DCC tools' Y-up
+    "-y": [[1, 0, 0], [0, 0, 1], [0, -1, 0]],   # -90 deg about x
+    "x": [[0, 0, -1], [0, 1, 0], [1, 0, 0]],    # -90 deg about y
+    "-x": [[0, 0, 1], [0, 1, 0], [-1, 0, 0]],   # +90 deg about y
+}
+"""Rotation taking the mesh's up axis to +Z, per --up (proper rotations: nothing is mirrored)."""
+GLTF_FROM_BODY = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float)
+"""glTF is Y up: glTF (x, y, z) = body (x, z, -y)."""
+MIN_SIZE, MAX_SIZE = 0.01, 5.0
+"""Longest extent (m) accepted after scaling: outside, the units are most likely wrong (a
+model in millimetres read as metres), and the physics at a 5 ms step is not meant for it."""
+VISUAL_FACES_WARNING = 500_000
+"""visual.glb with more triangles than this is written, with a warning: the page draws it slowly."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportOptions:
+    up: str = "z"
+    size: float | None = None
+    """Longest extent (m) after the up rotation; exclusive with `scale`."""
+    scale: float | None = None
+    mass: float | None = None
+    density: float | None = None
+    collision: str = "hull"
+    name: str | None = None
+    """Default: the output folder's name."""
+    source_note: str | None = None
+    force: bool = False
+    max_hull_vertices: int = collision_lib.MAX_HULL_VERTICES
+    drops: int = 128
+    """Random drops that find the rests (torque limit)."""
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.up not in UP_AXES:
+            raise UserError(f"unknown --up {self.up!r}; use one of {', '.join(UP_AXES)}")
+        if self.size is not None and self.scale is not None:
+            raise UserError("give --size or --scale, not both")
+        if self.mass is not None and self.density is not None:
+            raise UserError("give --mass or --density, not both")
+        for flag, value in (("--size", self.size), ("--scale", self.scale), ("--mass", self.mass),
+                            ("--density", self.density)):
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise UserError(f"{flag} must be a positive number, got {value:g}")
+        if self.collision not in collision_lib.KINDS:
+            raise UserError(f"unknown --collision {self.collision!r}; use one of {', '.join(collision_lib.KINDS)}")
+        if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", self.name):
+            raise UserError(f"--name {self.name!r}: use letters, digits, '_' and '-', starting with a letter or digit")
+
+
+def object_name(options: ImportOptions, out: Path) -> str:
+    if options.name:
+        return options.name
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(out).resolve().name).strip("_-")
+    return name or "object"
+
+
+def camera_for(radius: float) -> dict:
+    """The engine's pose camera with its distance scaled by radius / the engine's radius: the
+    same direction, field of view and image size, so every object fills the frame alike."""
+    from orient_jax.export.manifest import DEFAULT_CAMERA
+
+    k = radius / mjcf.reference_radius()
+    return {**DEFAULT_CAMERA, "position": [round(float(x) * k, 5) for x in DEFAULT_CAMERA["position"]]}
+
+
+def _sha256(path: Path) -> str:
+    from orient_jax import fileio
+
+    return fileio.sha256_file(path)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("orient-jax", "trimesh", "mujoco", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _visual_scene(parts: list, transform: np.ndarray):
+    """The visual parts moved into the body frame and turned into glTF's axes, as a Scene."""
+    import trimesh
+
+    to_gltf = np.eye(4)
+    to_gltf[:3, :3] = GLTF_FROM_BODY
+    scene = trimesh.Scene()
+    for i, part in enumerate(parts):
+        part = part.copy()
+        part.apply_transform(to_gltf @ transform)
+        scene.add_geometry(part, geom_name=f"part_{i}")
+    return scene
+
+
+def _textured(parts: list) -> int:
+    """How many parts carry an image texture."""
+    count = 0
+    for part in parts:
+        material = getattr(part.visual, "material", None)
+        image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
+        count += image is not None
+    return count
+
+
+def import_object(source: Path, out: Path, options: ImportOptions = ImportOptions()) -> dict:
+    """Import the mesh file `source` into the object folder `out`; returns object.json's content.
+    A UserError (and nothing written) on bad input."""
+    start = time.perf_counter()
+    source, out = Path(source), Path(out)
+    options.validate()
+    folder.check_destination(out, options.force, source)
+    name = object_name(options, out)
+    timings = {}
+
+    def lap(stage: str) -> None:
+        timings[stage] = round(time.perf_counter() - start - sum(timings.values()), 3)
+
+    mesh = load.load_mesh(source)
+    lap("load")
+
+    # Up axis and units
+    rotation = np.array(UP_AXES[options.up], float)
+    turned = mesh.solid.vertices @ rotation.T
+    extent = np.ptp(turned, axis=0)
+    if not extent.max() > 0:
+        raise UserError("the mesh has zero volume (all its points coincide)")
+    scale = options.size / extent.max() if options.size is not None else (options.scale or 1.0)
+    size = extent * scale
+    if not MIN_SIZE <= size.max() <= MAX_SIZE:
+        hint = " (units? pass --size METRES or --scale S)" if options.size is None else ""
+        raise UserError(f"the object would be {size.max():.4g} m long{hint}; accepted: {MIN_SIZE:g} to {MAX_SIZE:g} m")
+    solid = mesh.solid.copy()
+    solid.vertices = turned * scale
+
+    # Mass, recentred on the centre of mass
+    props = mass.mass_properties(solid, mass=options.mass, density=options.density)
+    lap("mass")
+    com = props.com
+    transform = np.eye(4)
+    transform[:3, :3] = scale * rotation
+    transform[:3, 3] = -com
+    body_vertices = solid.vertices - com
+    radius = float(np.linalg.norm(body_vertices, axis=1).max())
+    hulls = collision_lib.collision_hulls(body_vertices, options.collision, options.max_hull_vertices)
+    lap("hull")
+    config = mjcf.scaled_config(radius)
+
+    with folder.staged(out, options.force, source) as staging:
+        xml_path = staging / folder.MJCF
+
+        def write_mjcf(limit: float) -> None:
+            xml_path.write_text(mjcf.build_mjcf(name, [h.vertices for h in hulls], props.mass, props.inertia,
+                                                radius, limit, config))
+
+        write_mjcf(1.0)  # motors are off in the drops: any limit will do
+        limits = torque.torque_limit(xml_path, config.torque_margin, drops=options.drops, seed=options.seed)
+        write_mjcf(limits.limit)
+        lap("rests")
+
+        visual = _visual_scene(mesh.visual, transform)
+        (staging / folder.VISUAL).write_bytes(visual.export(file_type="glb"))
+        visual_faces = sum(len(p.faces) for p in mesh.visual)
+        lap("visual")
+        warnings = []
+        if visual_faces > VISUAL_FACES_WARNING:
+            warnings.append(f"visual.glb has {visual_faces:,} faces (over {VISUAL_FACES_WARNING:,}): the page will "
+                            "draw it slowly; consider a decimated copy")
+        if props.note:
+            warnings.append(props.note)
+        if limits.summary(config.torque_margin)["unreachable_rests"]:
+            warnings.append("the torque limit is capped so it cannot throw the object: some rests cannot be left")
+
+        meta = {
+            "format_version": folder.FORMAT_VERSION,
+            "name": name,
+            "source": {"file": source.name, "sha256": _sha256(source), "format": mesh.format, "parts": mesh.parts,
+                       "vertices": mesh.source_vertices, "faces": mesh.source_faces, "cleanup": mesh.cleanup,
+                       "note": options.source_note},
+            "transform": {"up_axis": options.up, "rotation": rotation.tolist(), "scale": float(f"{scale:.8g}"),
+                          "com_offset_m": [round(float(-c), 8) + 0.0 for c in com],
+                          "body_from_source": [[float(f"{v:.8g}") + 0.0 for v in row] for row in transform],
+                          "frame": "body = scale * rotation @ source + com_offset; origin at the centre of mass, "
+                                   "+Z up when upright"},
+            "size_m": [round(float(v), 6) for v in size],
+            "bounding_radius_m": round(radius, 6),
+            "mass": {"kg": float(f"{props.mass:.6g}"), "density_kg_m3": float(f"{props.density:.6g}"),
+                     "volume_m3": float(f"{props.volume:.6g}"), "from": props.source, "note": props.note,
+                     "com_m": [0.0, 0.0, 0.0],
+                     "inertia_kg_m2": [[float(f"{v:.6g}") + 0.0 for v in row] for row in props.inertia]},
+            "collision": {"kind": options.collision, "max_vertices": options.max_hull_vertices,
+                          "hulls": [h.summary() for h in hulls]},
+            "torque": limits.summary(config.torque_margin),
+            "rests": [r.summary(limits.settled) for r in limits.rests],
+            "arena": {"half_size_m": config.arena_half_size, "wall_height_m": config.wall_height},
+            "camera": camera_for(radius),
+            "files": {"mjcf": folder.MJCF, "visual": folder.VISUAL},
+            "visual": {"parts": len(mesh.visual), "faces": visual_faces, "textured_parts": _textured(mesh.visual),
+                       "frame": "glTF: Y up, (x, y, z) = body (x, z, -y)"},
+            "preview": None,
+            "warnings": warnings,
+            "versions": _versions(),
+        }
+        from orient_jax import fileio
+
+        fileio.write_json_atomic(staging / folder.OBJECT_JSON, meta)
+    lap("write")
+    meta["import_seconds"] = round(time.perf_counter() - start, 2)
+    meta["timings_s"] = timings  # not in object.json: the file depends only on its inputs
+    return meta
