@@ -3,7 +3,8 @@
     .venv/bin/python blender/render_shard.py --data-dir DATA_DIR --shard 3
 
 Reads DATA_DIR/config.json (written by `orient-jax data render`, which spawns this script, one
-process per shard, so Blender's leaks die with it). Everything random comes from
+process per shard, so Blender's leaks die with it): the built-in engine, or the object folder
+it names (`object_dir`: its visual.glb). Everything random comes from
 `orient_jax.data.randomize.sample_shard(config, shard)`; this script only poses the scene.
 Prints "progress K CPU_S" after each image for the orchestrator's progress bar.
 """
@@ -25,6 +26,8 @@ import scene as scene_lib  # noqa: E402  (also puts the repo's orient_jax on sys
 
 from orient_jax.assets import engine_spec  # noqa: E402
 from orient_jax.data import randomize, shards  # noqa: E402
+from orient_jax.data.config import with_object  # noqa: E402
+from orient_jax.objects import folder  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data-dir", type=Path, required=True, help="dataset folder holding config.json")
@@ -34,17 +37,32 @@ args = parser.parse_args()
 
 # 1. The dataset config and every random quantity of this shard (labels, lights, colours, camera, noise).
 config = shards.read_config(args.data_dir)
-params = randomize.sample_shard(config, args.shard)
 cam_cfg = config.camera
 
-# 2. The scene: engine (root empty = body frame at the world origin), camera, sun, ambient world.
+# 2. The scene: the object (root empty = body frame at the world origin), camera, sun, ambient world.
 scene = scene_lib.reset()
-root, parts, materials = scene_lib.build_engine(scene)
+if config.object_dir:  # an imported object folder: its visual.glb, each material's colour/texture jittered
+    with_object(config)  # refuses an object imported again since the dataset was started (stale)
+    root, material_list = scene_lib.build_object(scene, Path(config.object_dir) / folder.VISUAL)
+    params = randomize.sample_shard(config, args.shard, num_materials=len(material_list))
+
+    def set_materials(i: int) -> None:
+        for mat, gain in zip(material_list, params.material_gain[i]):
+            scene_lib.set_material_gain(mat, gain)
+else:  # the built-in engine, from engine_spec
+    params = randomize.sample_shard(config, args.shard)
+    root, parts, materials = scene_lib.build_engine(scene)
+    material_list = [materials[name] for name in engine_spec.MATERIALS]
+
+    def set_materials(i: int) -> None:
+        for mat, rgb in zip(material_list, params.material_rgb[i]):
+            scene_lib.set_material_color(mat, rgb)
 camera = scene_lib.add_camera(scene)
 sun = scene_lib.add_sun(scene)
 world = scene_lib.add_world(scene)
 scene_lib.configure_render(scene, config.renderer, cam_cfg.width, cam_cfg.height)
-material_list = [materials[name] for name in engine_spec.MATERIALS]
+if config.object_dir and config.renderer.engine == "workbench":
+    scene.display.shading.color_type = "TEXTURE"  # an imported object's image textures (else its colours)
 
 # 3. Render each image into a private temp folder inside the dataset folder (same filesystem: rename is atomic).
 tmp = Path(tempfile.mkdtemp(prefix=f"{shards.TMP_PREFIX}{args.shard:05d}-", dir=args.data_dir))
@@ -57,8 +75,7 @@ for i in range(count):
     scene_lib.set_camera(camera, params.cam_position[i], params.cam_look_at[i], cam_cfg.up, params.fov_y_deg[i])
     scene_lib.set_sun(sun, params.sun_direction[i], params.sun_strength[i], params.sun_color[i])
     scene_lib.set_ambient(world, params.ambient_color[i])
-    for mat, rgb in zip(material_list, params.material_rgb[i]):
-        scene_lib.set_material_color(mat, rgb)
+    set_materials(i)
     scene_lib.set_seed(scene, params.render_seed[i])
     # 3c. Render RGBA over a transparent film, then composite the background and add sensor noise.
     rgba = scene_lib.render_rgba(scene, tmp / "frame.png")

@@ -1,4 +1,5 @@
-"""The thin bpy layer: build the engine, camera, lights and renderer settings in Blender.
+"""The thin bpy layer: build the engine (or import an object's visual.glb), camera, lights and
+renderer settings in Blender.
 
 All maths (meshes, camera frames, sampling) lives in `orient_jax.data` (plain numpy, tested
 without Blender); this module only moves those numbers into bpy. Blender: Z up, metres.
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo's orient_jax
 
@@ -82,6 +84,115 @@ def build_engine(scene: bpy.types.Scene) -> tuple[bpy.types.Object, dict[str, bp
         scene.collection.objects.link(obj)
         parts[part.name] = obj
     return root, parts, materials
+
+
+OBJECT_ROOT_NAME = "object"
+JITTER_LABEL = "orient_jax colour jitter"
+"""Label of the multiply node `add_color_jitter` puts in front of each Principled BSDF's base colour."""
+
+
+def build_object(scene: bpy.types.Scene, visual_glb) -> tuple[bpy.types.Object, list[bpy.types.Material]]:
+    """An imported object: `visual_glb` (an object folder's visual.glb: the body frame in glTF's
+    Y-up axes) read by Blender's glTF importer, which turns glTF's Y up into Blender's Z up, so
+    its coordinates are the body frame again. Every imported mesh is baked into the body frame
+    (its node transforms applied to its vertices) and parented, at identity, under one empty
+    `object` at the origin: `set_rotation(root, q)` poses the whole body. Other imported nodes
+    (empties, cameras, lights) are removed.
+
+    Returns (root, materials): each material once, in a fixed order (mesh objects by name, then
+    material slot), each with a colour jitter node (`add_color_jitter`). A mesh without a
+    material gets a plain grey one, so it is jittered too.
+    """
+    before = set(bpy.data.objects)
+    result = bpy.ops.import_scene.gltf(filepath=str(visual_glb))
+    if "FINISHED" not in result:
+        raise RuntimeError(f"Blender's glTF importer could not read {visual_glb}")
+    imported = [obj for obj in bpy.data.objects if obj not in before]
+    meshes = sorted((obj for obj in imported if obj.type == "MESH"), key=lambda obj: obj.name)
+    if not meshes:
+        raise RuntimeError(f"{visual_glb} holds no mesh")
+    root = bpy.data.objects.new(OBJECT_ROOT_NAME, None)
+    root.rotation_mode = "QUATERNION"
+    scene.collection.objects.link(root)
+    worlds = {obj: obj.matrix_world.copy() for obj in meshes}
+    for obj in meshes:
+        if obj.data.users > 1:  # an instanced mesh: give each object its own copy to bake
+            obj.data = obj.data.copy()
+        obj.parent = None
+        obj.data.transform(worlds[obj])
+        if worlds[obj].determinant() < 0:  # a mirroring node: keep the faces facing out
+            obj.data.flip_normals()
+        obj.matrix_world = Matrix.Identity(4)
+        obj.parent = root
+        obj.matrix_parent_inverse = Matrix.Identity(4)
+        if obj.name not in scene.collection.objects:
+            scene.collection.objects.link(obj)
+    for obj in imported:
+        if obj.type != "MESH":
+            bpy.data.objects.remove(obj, do_unlink=True)
+    for obj in meshes:  # only in the scene's own collection (the importer may have made one)
+        for collection in list(obj.users_collection):
+            if collection != scene.collection:
+                collection.objects.unlink(obj)
+
+    materials, grey = [], None
+    for obj in meshes:
+        if not obj.material_slots or any(slot.material is None for slot in obj.material_slots):
+            if grey is None:
+                grey = bpy.data.materials.new("default")
+                grey.use_nodes = True
+            if not obj.material_slots:
+                obj.data.materials.append(grey)
+            for slot in obj.material_slots:
+                if slot.material is None:
+                    slot.material = grey
+        for slot in obj.material_slots:
+            if slot.material not in materials:
+                materials.append(slot.material)
+    for mat in materials:
+        add_color_jitter(mat)
+    return root, materials
+
+
+def add_color_jitter(mat: bpy.types.Material) -> int:
+    """Put a clamped multiply node in front of every Principled BSDF's Base Color: A is whatever
+    fed it (an image texture, the importer's baseColorFactor multiply) or its constant colour,
+    B the per-image gain (`set_material_gain`). Textures are kept: the jitter multiplies them.
+    Returns how many BSDFs it jitters (0: the material is not a Principled BSDF; left as it is)."""
+    if not mat.use_nodes:
+        mat.use_nodes = True
+    tree = mat.node_tree
+    bsdfs = [node for node in tree.nodes if node.bl_idname == "ShaderNodeBsdfPrincipled"]
+    for bsdf in bsdfs:
+        base = bsdf.inputs["Base Color"]
+        mix = tree.nodes.new("ShaderNodeMix")
+        mix.data_type, mix.blend_type, mix.clamp_result = "RGBA", "MULTIPLY", True
+        mix.label = JITTER_LABEL
+        mix.location = (bsdf.location.x - 200, bsdf.location.y)
+        _socket(mix.inputs, "Factor_Float").default_value = 1.0
+        if base.is_linked:
+            tree.links.new(base.links[0].from_socket, _socket(mix.inputs, "A_Color"))
+        else:
+            _socket(mix.inputs, "A_Color").default_value = base.default_value[:]
+        _socket(mix.inputs, "B_Color").default_value = (1.0, 1.0, 1.0, 1.0)
+        tree.links.new(_socket(mix.outputs, "Result_Color"), base)
+    mat["base_rgb"] = list(bsdfs[0].inputs["Base Color"].default_value[:3]) if bsdfs else [0.8, 0.8, 0.8]
+    return len(bsdfs)
+
+
+def _socket(sockets, identifier: str):
+    return next(s for s in sockets if s.identifier == identifier)
+
+
+def set_material_gain(mat: bpy.types.Material, gain) -> None:
+    """Multiply the material's base colour or texture by `gain` (per channel; the product is
+    clamped to [0, 1] per texel, as the engine's jittered colours are)."""
+    rgba = (*(float(c) for c in gain), 1.0)
+    for node in mat.node_tree.nodes:
+        if node.bl_idname == "ShaderNodeMix" and node.label == JITTER_LABEL:
+            _socket(node.inputs, "B_Color").default_value = rgba
+    base = np.asarray(mat.get("base_rgb", [0.8, 0.8, 0.8]), dtype=float)
+    mat.diffuse_color = (*np.clip(base * np.asarray(gain, dtype=float), 0.0, 1.0).tolist(), 1.0)  # Workbench
 
 
 def set_rotation(obj: bpy.types.Object, q_xyzw) -> None:

@@ -40,9 +40,19 @@ def _configs(args):
     from orient_jax.rl import presets
 
     env_over, ppo_over = _split_overrides(args.set or [])
-    env_config = config_lib.apply_overrides(sim.default_config(args.env), env_over)
+    obj = _object(args)
+    env_config = config_lib.apply_overrides(sim.default_config(args.env, obj.mjcf if obj else None), env_over)
     ppo_config = config_lib.apply_overrides(presets.preset(args.preset), ppo_over)
     return env_config, ppo_config
+
+
+def _object(args):
+    """The checked `--object DIR` (object_ref.ObjectRef), or None for the built-in engine."""
+    if not getattr(args, "object", None):
+        return None
+    from orient_jax import object_ref
+
+    return object_ref.resolve(args.object)
 
 
 def cmd_train(args) -> int:
@@ -50,9 +60,10 @@ def cmd_train(args) -> int:
 
     distributed.initialize_from_args(args)
     env_config, ppo_config = _configs(args)
-    workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}")
+    obj = _object(args)
+    workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}" + (f"-{obj.name}" if obj else ""))
     run = RunConfig(env=args.env, checkpoint_every=args.checkpoint_every, init_from=getattr(args, "init_from", None) or "",
-                    warm_start_std=getattr(args, "warm_start_std", 0.0))
+                    warm_start_std=getattr(args, "warm_start_std", 0.0), object_dir=args.object or "")
     train_and_evaluate(run, env_config, ppo_config,
                        workdir, show_progress=not args.no_progress)
     import jax
@@ -76,6 +87,12 @@ def cmd_eval(args) -> int:
     if cfg.memory != artifact.env_config.memory:
         raise UserError("env.memory is part of the policy's network input; it cannot change at evaluation")
     artifact = dataclasses.replace(artifact, env_config=cfg)  # e.g. --set env.reflex.enabled=true wraps the policy
+    # The physics the policy was trained on (the MJCF it carries; none: the engine), or --object's.
+    obj = _object(args)
+    mjcf_path = str(obj.mjcf) if obj else (artifact.mjcf_path or None)
+    if obj:
+        print(f"evaluating on object {obj.name!r} ({obj.mjcf}); the policy was trained on "
+              f"{artifact.object_dir or 'the engine'}")
     policy_dir = Path(args.policy)
     in_run = (policy_dir.parent / "config.json").is_file()  # a policy inside a training run folder
     out = Path(args.out or (policy_dir.parent / "eval" if in_run else Path("runs") / f"eval-{policy_dir.name}"))
@@ -86,10 +103,12 @@ def cmd_eval(args) -> int:
                 ev.Setting(args.episodes, 0.0, 0.0),  # perfect observations
                 ev.Setting(args.episodes, cfg.noise.scale, cfg.noise.ang_vel_std, randomized_physics=False)]
     settings += [ev.Setting(sweep_eps, s, cfg.noise.ang_vel_std) for s in args.noise_levels]
-    noisy, clean, nominal, *levels = ev.rollouts(artifact.env_name, cfg, controller, settings, args.seed)
+    noisy, clean, nominal, *levels = ev.rollouts(artifact.env_name, cfg, controller, settings, args.seed,
+                                                 mjcf_path=mjcf_path)
     results = {"noisy": noisy, "clean": clean, "nominal": nominal}
     sweep = {s: float(r.success.mean()) for s, r in zip(args.noise_levels, levels)}
     report = {"policy": str(args.policy), "env": artifact.env_name, "seed": args.seed, "overrides": list(args.set),
+              **({"object": obj.record()} if obj else {"object_dir": artifact.object_dir} if artifact.mjcf_path else {}),
               **{name: r.summary() for name, r in results.items()},
               "success_vs_noise_scale": {str(k): v for k, v in sweep.items()}, "sweep_episodes": sweep_eps}
     ev.write_report(out / "eval.json", report)
@@ -183,13 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", default="quick", help=f"training scale: one of {', '.join(PRESETS)} (default quick)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value, e.g. --set ppo.num_envs=256 --set env.noise.scale=2")
+        p.add_argument("--object", metavar="DIR",
+                       help="an object folder (`orient-jax object import`) to train on, with the env defaults "
+                            "relative to its size (default: the built-in engine)")
 
     p = sub.add_parser("train", help="train a policy with PPO (resumes if the workdir has a checkpoint)",
                        description="Train a re-orientation policy with PPO on vectorized MJX envs, data-parallel over all "
                                    "devices (and processes: see the multi-process options). Rerunning in the same "
                                    "workdir resumes from its latest checkpoint.")
     add_common(p)
-    p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET)")
+    p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET, "
+                        "runs/ENV-PRESET-NAME with --object)")
     p.add_argument("--checkpoint-every", type=int, default=20, help="save the training state every N updates")
     p.add_argument("--init-from", metavar="DIR",
                    help="warm start from another run folder's latest checkpoint (same task and network sizes): "
@@ -217,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate under another env config than the one trained with, e.g. "
                         "--set \"env.randomization.torque_gain=[0.85,1.1]\" (repeatable)")
     p.add_argument("--out", help="output folder for eval.json and eval.png (default: RUN/eval for a run's policy, else runs/eval-NAME)")
+    p.add_argument("--object", metavar="DIR",
+                   help="evaluate on this object folder's physics instead of the policy's own (default: the MJCF the "
+                        "policy carries, or the built-in engine for a policy without one)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("reflex", help="wrap a trained policy with memory in the stall reflex (push out of a stall, retry)",

@@ -46,6 +46,7 @@ def write_mesh(tmp_path: Path, mesh: trimesh.Trimesh, name: str) -> Path:
 
 def do_import(tmp_path, mesh_path, name, **options):
     options.setdefault("drops", 16)
+    options.setdefault("preview", False)  # Blender's preview.png is tested in test_object_render.py
     out = tmp_path / "objects" / name
     meta = import_object(mesh_path, out, ImportOptions(**options))
     return out, meta
@@ -383,13 +384,13 @@ def test_cli_import_and_force(tmp_path):
     path = write_mesh(tmp_path, trimesh.creation.box((0.1, 0.15, 0.2)), "brick.stl")
     out = tmp_path / "objects" / "brick"
     out.mkdir(parents=True)  # an empty folder is fine
-    proc = run_cli("object", "import", str(path), "--out", str(out), "--mass", "0.5", timeout=180)
+    proc = run_cli("object", "import", str(path), "--out", str(out), "--mass", "0.5", "--no-preview", timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "torque limit" in proc.stdout and "mass 0.5 kg from the mesh" in proc.stdout
     meta = folder.read_object(out)
     assert meta["name"] == "brick" and meta["mass"]["kg"] == 0.5
     with pytest.raises(UserError, match="not empty"):
         import_object(path, out, ImportOptions(drops=8))
-    import_object(path, out, ImportOptions(force=True, mass=2.0, drops=8))
+    import_object(path, out, ImportOptions(force=True, mass=2.0, drops=8, preview=False))
     assert folder.read_object(out)["mass"]["kg"] == 2.0
     assert sorted(p.name for p in out.parent.iterdir()) == ["brick"]  # no staging left behind

@@ -11,10 +11,12 @@ from orient_jax.errors import UserError
 
 def _config(args):
     from orient_jax import config as config_lib
-    from orient_jax.data.config import DatasetConfig, DomainRandomization, RendererConfig
+    from orient_jax.data.config import DatasetConfig, DomainRandomization, RendererConfig, with_object
 
     base = DatasetConfig(num_images=args.num_images, seed=args.seed, shard_size=args.shard_size,
-                         renderer=RendererConfig(engine=args.renderer, samples=args.samples))
+                         renderer=RendererConfig(engine=args.renderer, samples=args.samples),
+                         object_dir=args.object or "")
+    base = with_object(base)  # the object's own camera, before any --set camera.* override
     if args.no_dr is not None:
         base = dataclasses.replace(base, dr=DomainRandomization().disabled(args.no_dr))
     return config_lib.apply_overrides(base, args.set or [])
@@ -43,7 +45,8 @@ def cmd_verify(args) -> int:
 
     ds = open_dataset(Path(args.dir), verify_hashes=not args.no_hash)
     cam = ds.camera
-    print(f"ok: {len(ds)} images {ds.image_shape} in {len(ds.manifest['shards'])} shards, renderer "
+    obj = ds.manifest.get("object") or {"name": "engine"}
+    print(f"ok: {len(ds)} images {ds.image_shape} of {obj['name']!r} in {len(ds.manifest['shards'])} shards, renderer "
           f"{ds.manifest['renderer']['engine']}, camera at {cam['position']} looking at {cam['look_at']}, "
           f"fov {cam['fov_y_deg']} deg" + ("" if args.no_hash else ", hashes verified"))
     return 0
@@ -66,25 +69,30 @@ def register(sub) -> None:
 
     dr_names = [f.name for f in dataclasses.fields(DomainRandomization)]
     data = sub.add_parser("data", help="render, verify and preview synthetic image datasets (Blender)",
-                          description="Synthetic images of the engine for the pose CNN, rendered by Blender (bpy) in "
-                                      "shards: DIR/shard-XXXXX.{images,labels}.npy + manifest.json.")
+                          description="Synthetic images of the engine or an imported object for the pose CNN, rendered "
+                                      "by Blender (bpy) in shards: DIR/shard-XXXXX.{images,labels}.npy + manifest.json.")
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 1)[1])
 
     p = dsub.add_parser("render", help="render a dataset (resumes: complete shards are skipped)",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Render NUM_IMAGES images of the engine at uniformly random orientations, with "
-                                    "domain randomization, one Blender process per shard.",
+                        description="Render NUM_IMAGES images of the engine (or of an imported object, --object DIR) "
+                                    "at uniformly random orientations, with domain randomization, one Blender process "
+                                    "per shard.",
                         epilog="examples:\n"
                                "  orient-jax data render --out data/train --num-images 20000 --seed 0 --workers 2\n"
                                "  orient-jax data render --out data/val --num-images 2000 --seed 1\n"
                                "  # cluster array job, task $I of 8 (the last to finish writes the manifest):\n"
                                "  orient-jax data render --out data/big --num-images 200000 --shard $I --num-shards 8\n"
+                               "  orient-jax data render --out data/mug --num-images 10000 --object objects/mug --samples 8\n"
                                "  orient-jax data render --out data/clean --num-images 512 --no-dr   # all randomization off\n"
                                "  orient-jax data render ... --no-dr background sensor_noise      # some off\n"
                                "  orient-jax data render ... --set camera.fov_y_deg=35 --set dr.sensor_noise=5")
     p.add_argument("--out", required=True, help="dataset folder (created; rerun the same command to resume)")
     p.add_argument("--num-images", type=int, required=True, help="images in the dataset")
+    p.add_argument("--object", metavar="DIR",
+                   help="render this object folder (from `orient-jax object import`), through its own pose camera, "
+                        "instead of the built-in engine")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (use a different one for validation/test sets)")
     p.add_argument("--workers", type=int, default=1, help="local render processes (one per core; default 1)")
     p.add_argument("--shard", type=int, default=0, help="this task's index for --num-shards (default 0)")

@@ -1,11 +1,12 @@
 """Typed dataset configs (frozen dataclasses, a docstring under each field), recorded in the
-manifest: the camera, the nominal lighting the browser reproduces, domain randomization (each
-part switchable) and the renderer."""
+manifest: the object, the camera, the nominal lighting the browser reproduces, domain
+randomization (each part switchable) and the renderer."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 from orient_jax import config as config_lib
 from orient_jax.errors import UserError
@@ -131,6 +132,14 @@ class DatasetConfig:
     """Domain randomization."""
     renderer: RendererConfig = RendererConfig()
     """Renderer settings."""
+    object_dir: str = ""
+    """The object rendered: "" for the built-in engine (`engine_spec`), else an object folder from
+    `orient-jax object import` (its visual.glb; its pose camera unless `camera` is set)."""
+    object_name: str = ""
+    """The object folder's name (object.json); filled in by `with_object`, "" for the engine."""
+    object_sha256: str = ""
+    """sha256 of the folder's object.json when the dataset was started (filled in by `with_object`):
+    a re-imported object no longer matches it, so a stale dataset or resume is refused."""
 
     def __post_init__(self):
         config_lib.check_range("num_images", self.num_images, 1)
@@ -151,3 +160,49 @@ class DatasetConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetConfig":
         return config_lib.from_dict(cls, data)
+
+
+def read_dataset_object(object_dir: str | Path) -> tuple[dict, str]:
+    """object.json of `object_dir` (checked by `orient_jax.objects.folder.read_object`: one
+    UserError when it is not a complete object folder) and the sha256 of that file."""
+    from orient_jax import fileio
+    from orient_jax.objects import folder
+
+    meta = folder.read_object(Path(object_dir))
+    return meta, fileio.sha256_file(Path(object_dir) / folder.OBJECT_JSON)
+
+
+def object_camera(meta: dict, where: str = "object.json") -> CameraConfig:
+    """The pose camera an object folder records (object.json "camera") as a CameraConfig."""
+    try:
+        return config_lib.from_dict(CameraConfig, dict(meta["camera"]))
+    except (KeyError, TypeError, ValueError, UserError) as exc:
+        raise UserError(f"{where}: no usable \"camera\" ({exc}); import the mesh again") from exc
+
+
+def with_object(config: DatasetConfig) -> DatasetConfig:
+    """The config with its object resolved: the engine's ("" object_dir) is returned unchanged;
+    for an object folder, the folder is checked, its name and object.json's sha256 are recorded,
+    and its pose camera replaces the camera when that is still the default. A config that already
+    records a sha256 (a dataset being resumed, a worker) must match the folder: a UserError says
+    the object changed since (stale). Idempotent."""
+    if not config.object_dir:
+        if config.object_name or config.object_sha256:
+            raise UserError("object_name/object_sha256 are recorded from object_dir: set object_dir instead")
+        return config
+    meta, digest = read_dataset_object(config.object_dir)
+    if config.object_sha256 and config.object_sha256 != digest:
+        raise UserError(f"{Path(config.object_dir) / 'object.json'} changed since this dataset was started "
+                        f"(sha256 {digest[:12]}, recorded {config.object_sha256[:12]}): the object was imported "
+                        "again; render a new dataset (another --out)")
+    camera = object_camera(meta, str(Path(config.object_dir) / "object.json")) if config.camera == CameraConfig() \
+        else config.camera
+    return dataclasses.replace(config, camera=camera, object_name=str(meta.get("name", "")), object_sha256=digest)
+
+
+def object_record(config: DatasetConfig) -> dict:
+    """What the manifest records about the object (so a dataset of a stale object is detectable:
+    compare `object_json_sha256` with the folder's object.json)."""
+    if not config.object_dir:
+        return {"name": "engine", "dir": None, "object_json_sha256": None}
+    return {"name": config.object_name, "dir": config.object_dir, "object_json_sha256": config.object_sha256}

@@ -64,7 +64,8 @@ class ShardParams:
     ambient_color: np.ndarray  # (n, 3) linear world colour
     bg_top: np.ndarray         # (n, 3) sRGB [0, 1], colour of the top image row
     bg_bottom: np.ndarray      # (n, 3) sRGB [0, 1], colour of the bottom image row
-    material_rgb: np.ndarray   # (n, M, 3) base colour of each material (engine_spec.MATERIALS order)
+    material_rgb: np.ndarray   # (n, M, 3) base colour of each material (engine: engine_spec.MATERIALS order)
+    material_gain: np.ndarray  # (n, M, 3) its multiplicative jitter: material_rgb = clip(base * gain, 0, 1)
     cam_position: np.ndarray   # (n, 3)
     cam_look_at: np.ndarray    # (n, 3)
     fov_y_deg: np.ndarray      # (n,)
@@ -81,8 +82,16 @@ def _rng(config: DatasetConfig, shard: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([config.seed, shard, stream])
 
 
-def sample_shard(config: DatasetConfig, shard: int) -> ShardParams:
-    """Labels and every randomized quantity of shard `shard`."""
+def sample_shard(config: DatasetConfig, shard: int, num_materials: int | None = None) -> ShardParams:
+    """Labels and every randomized quantity of shard `shard`.
+
+    `num_materials`: how many materials the object has (an imported object's, counted in
+    Blender); None: the engine's `engine_spec.MATERIALS`. The engine's base colours are known
+    here, so `material_rgb` is the jittered colour; an imported object's are not (they may be
+    textures), so its `material_rgb` is the jitter applied to white and the renderer multiplies
+    each material's own colour or texture by `material_gain`. Only the material stream depends
+    on the count: labels, lights, camera and noise are the same for any object.
+    """
     if not 0 <= shard < config.num_shards:
         raise ValueError(f"shard {shard} outside 0..{config.num_shards - 1}")
     n, dr, light = config.shard_count(shard), config.dr, config.lighting
@@ -110,8 +119,14 @@ def sample_shard(config: DatasetConfig, shard: int) -> ShardParams:
 
     # Materials: small multiplicative per-channel jitter of each base colour.
     r = _rng(config, shard, _MATERIAL)
-    base = np.array([m.rgba[:3] for m in engine_spec.MATERIALS.values()])
-    material_rgb = np.clip(base[None] * (1 + dr.material_jitter * r.standard_normal((n, len(base), 3))), 0.0, 1.0)
+    if num_materials is None:
+        base = np.array([m.rgba[:3] for m in engine_spec.MATERIALS.values()])
+    elif num_materials >= 0:
+        base = np.ones((int(num_materials), 3))
+    else:
+        raise ValueError(f"num_materials must be >= 0, got {num_materials}")
+    material_gain = 1 + dr.material_jitter * r.standard_normal((n, len(base), 3))
+    material_rgb = np.clip(base[None] * material_gain, 0.0, 1.0)
 
     # Camera: a few mm of position and look-at, about a degree of field of view.
     r = _rng(config, shard, _CAMERA)
@@ -128,7 +143,7 @@ def sample_shard(config: DatasetConfig, shard: int) -> ShardParams:
     return ShardParams(
         quats=quats, sun_direction=sun_direction(az, el), sun_strength=light.sun_strength * sun_gain,
         sun_color=tint(t_sun), ambient_color=light.ambient * amb_gain[:, None] * tint(t_amb),
-        bg_top=top, bg_bottom=bottom, material_rgb=material_rgb, cam_position=cam_position,
+        bg_top=top, bg_bottom=bottom, material_rgb=material_rgb, material_gain=material_gain, cam_position=cam_position,
         cam_look_at=cam_look_at, fov_y_deg=fov, noise_std=noise_std, render_seed=render_seed, noise_seed=noise_seed)
 
 

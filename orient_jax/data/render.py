@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orient_jax.data import shards
-from orient_jax.data.config import DatasetConfig
+from orient_jax.data.config import DatasetConfig, with_object
 from orient_jax.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,13 +69,19 @@ def render_dataset(data_dir: Path, config: DatasetConfig, workers: int = 1, shar
     data_dir = Path(data_dir)
     if workers < 1:
         raise UserError("--workers must be at least 1")
+    config = with_object(config)  # the object folder checked, its camera and object.json hash recorded
+    if (data_dir / shards.CONFIG).exists():
+        existing = shards.read_config(data_dir)
+        if existing.object_dir and existing.object_dir == config.object_dir:
+            with_object(existing)  # a UserError when the object was imported again since (stale)
     shards.write_config(data_dir, config)
     owned = owned_shards(config, shard, num_shards)
     todo = [i for i in owned if not shards.shard_complete(data_dir, i, config.shard_count(i), verify)]
     _clean_temp(data_dir, todo)
     total = sum(config.shard_count(i) for i in todo)
     if todo:
-        console.print(f"rendering {len(todo)} of {len(owned)} owned shards ({total:,} images) with "
+        what = f"object {config.object_name!r} ({config.object_dir})" if config.object_dir else "the engine"
+        console.print(f"rendering {len(todo)} of {len(owned)} owned shards ({total:,} images) of {what} with "
                       f"{config.renderer.engine}, {workers} worker(s) -> {data_dir}")
     progress = Progress(TextColumn("[bold]render[/]"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f} images"),
                         TextColumn("{task.fields[ips]:>6.1f} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),

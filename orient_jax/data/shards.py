@@ -105,6 +105,7 @@ def renderer_record(config: DatasetConfig, blender_version: str | None = None) -
 
 def assemble_manifest(data_dir: Path, verify: bool = True) -> dict:
     """Build DATA_DIR/manifest.json from config.json and every shard record (all must be complete)."""
+    from orient_jax.data.config import object_record
     from orient_jax.data.randomize import nominal_sun_direction
 
     data_dir = Path(data_dir)
@@ -124,6 +125,7 @@ def assemble_manifest(data_dir: Path, verify: bool = True) -> dict:
         "image_shape": [config.camera.height, config.camera.width, 3],
         "labels": "quaternion [x, y, z, w], unit, w >= 0: the object's rotation, body -> world (Z up)",
         "images": "uint8 RGB (sRGB, 'Standard' view transform), row 0 at the top",
+        "object": object_record(config),
         "camera": camera_record(config),
         "lighting": {"sun_direction": nominal_sun_direction(config).round(6).tolist(), "sun_strength": light.sun_strength,
                      "sun_color": [1.0, 1.0, 1.0], "ambient_color": [light.ambient] * 3,

@@ -29,25 +29,53 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.2e}"
 
 
+def policy_object(policy):
+    """The object folder a policy trained on an imported object came from, when it is still there
+    and still holds the MJCF the policy carries (then its visual.glb and camera can ship); else None."""
+    from orient_jax import object_ref
+    from orient_jax.fileio import sha256_file
+
+    if not policy.mjcf_path or not policy.object_dir:
+        return None
+    for folder in (Path(policy.object_dir), REPO_ROOT / policy.object_dir):
+        try:
+            obj = object_ref.resolve(folder)
+        except UserError:
+            continue
+        if sha256_file(obj.mjcf) == sha256_file(Path(policy.mjcf_path)):
+            return obj
+    return None
+
+
 def cmd_export(args) -> int:
+    from orient_jax import object_ref
     from orient_jax.export import gate
     from orient_jax.rl.checkpoint import load_policy
 
+    obj = object_ref.resolve(args.object) if args.object else None
     policy = load_policy(Path(args.policy))
+    if obj is None and policy.mjcf_path:  # the object the policy was trained on
+        obj = policy_object(policy)
+        if obj is None:
+            print(f"warning: {args.policy} was trained on an object whose folder ({policy.object_dir}) is gone or has "
+                  "changed: shipping the MJCF the policy carries without a visual mesh; pass --object DIR for one")
     goal_dir = Path(args.goal_policy) if args.goal_policy else CHECKPOINTS / "goal"
-    goal = load_policy(goal_dir) if args.goal_policy or (goal_dir / "policy.json").is_file() else None
+    # The shipped goal policy is the engine's: for an imported object a goal policy is optional (--goal-policy).
+    default_goal = obj is None and not policy.mjcf_path and (goal_dir / "policy.json").is_file()
+    goal = load_policy(goal_dir) if args.goal_policy or default_goal else None
     pose = _pose_source(args)
     manifest = gate.export_models(
         Path(args.out), policy=policy, policy_source=gate._rel(Path(args.policy)), goal_policy=goal,
         goal_policy_source=gate._rel(goal_dir) if goal else "", pose=pose,
         dataset=Path(args.dataset) if args.dataset else None, seed=args.seed, episodes=args.episodes,
-        browser=args.browser)
+        browser=args.browser, obj=obj)
     import json
     report = json.loads((Path(args.out) / "parity.json").read_text())
     print_report(report)
     files = ", ".join(sorted(m["file"] for m in manifest["models"].values()))
-    print(f"exported to {Path(args.out)}: {files}, engine.xml{', engine.glb' if manifest['asset']['glb'] else ''}, "
-          "manifest.json, parity.json")
+    asset = manifest["asset"]
+    print(f"exported to {Path(args.out)}: {files}, {asset['mjcf']}{', ' + asset['glb'] if asset['glb'] else ''}, "
+          "manifest.json, parity.json" + (f" (object {obj.name!r} from {obj.dir})" if obj else ""))
     if not manifest["models"].get("pose", {}).get("trained", True):
         print("warning: pose.onnx is an UNTRAINED random initialisation (development only)")
     return 0
@@ -121,10 +149,16 @@ def register(sub) -> None:
     p = sub.add_parser("export", help="export the policy (and goal policy) and pose model to ONNX, checked, with manifest.json",
                        description="jax2onnx export of policy.onnx, [policy_goal.onnx] and pose.onnx into a temp folder, "
                                    "contract + parity checks (JAX vs onnxruntime, closed loop in C MuJoCo), then an atomic "
-                                   "move into --out with engine.xml, [engine.glb], manifest.json and parity.json. A failed "
+                                   "move into --out with engine.xml, [engine.glb] (an imported object's: object.xml, object.glb), "
+                                   "manifest.json and parity.json. A failed "
                                    "check leaves the previous files untouched.")
     p.add_argument("--policy", default=str(CHECKPOINTS / "upright"), help="upright policy folder (default: the shipped one)")
-    p.add_argument("--goal-policy", help="goal-conditioned policy folder (default: models/checkpoints/goal when it exists)")
+    p.add_argument("--goal-policy", help="goal-conditioned policy folder (default: models/checkpoints/goal when it exists "
+                                         "and the policy is the engine's; optional for an imported object)")
+    p.add_argument("--object", metavar="DIR",
+                   help="the object folder the policies were trained on: its object.xml and visual.glb ship as "
+                        "object.xml / object.glb and its camera frames the page (default: the object the policy "
+                        "carries, else the built-in engine)")
     p.add_argument("--pose", help="trained pose model folder (default: models/checkpoints/pose)")
     p.add_argument("--pose-random-init", action="store_true",
                    help="DEVELOPMENT ONLY: export an untrained, randomly initialised pose net (marked so in the manifest)")

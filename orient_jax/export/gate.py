@@ -24,7 +24,11 @@ from orient_jax.export import onnx_export
 from orient_jax.export import parity as parity_lib
 
 MODEL_FILES = ("policy.onnx", "policy_goal.onnx", "pose.onnx")
-BUNDLE_FILES = MODEL_FILES + ("engine.xml", "engine.glb", "parity.json", "manifest.json")
+ENGINE_ASSET = ("engine.xml", "engine.glb")
+"""The built-in engine's MJCF and visual mesh in a models folder."""
+OBJECT_ASSET = ("object.xml", "object.glb")
+"""An imported object's (its object.xml and visual.glb) in a models folder; `asset` names them."""
+BUNDLE_FILES = MODEL_FILES + ENGINE_ASSET + OBJECT_ASSET + ("parity.json", "manifest.json")
 """Every file an export may write; a new export removes those of the old it no longer has."""
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -91,15 +95,21 @@ def _policy_config(artifact, source: str) -> dict:
     if noise["model_path"]:  # the file, not where it lay on the exporting machine
         model = Path(noise["model_path"])
         noise.update(model_path=model.name, model_sha256=manifest_lib.sha256(model))
-    return {"env": artifact.env_name, "source": source, "env_config": env_config,
-            "ppo_config": config_lib.to_dict(artifact.ppo_config)}
+    out = {"env": artifact.env_name, "source": source, "env_config": env_config,
+           "ppo_config": config_lib.to_dict(artifact.ppo_config)}
+    if artifact.mjcf_path:  # trained on an imported object (an engine policy's entry is as it was)
+        out["mjcf"] = {"file": Path(artifact.mjcf_path).name, "sha256": manifest_lib.sha256(Path(artifact.mjcf_path)),
+                       "object_dir": artifact.object_dir}
+    return out
 
 
 def check_and_measure(folder: Path, *, policies: dict, pose: PoseSource | None, dataset: Path | None = None,
-                      seed: int = 0, episodes: int = 8, seconds: float | None = None, browser: bool = False) -> dict:
+                      seed: int = 0, episodes: int = 8, seconds: float | None = None, browser: bool = False,
+                      mjcf_path: Path | None = None) -> dict:
     """Contract + parity for the model files in `folder`: {"contract": ..., "parity": ..., "failures": [...]}.
 
-    `policies`: {"policy": artifact, "policy_goal": artifact}; the files are `<name>.onnx`.
+    `policies`: {"policy": artifact, "policy_goal": artifact}; the files are `<name>.onnx`. The
+    closed loop simulates `mjcf_path` (the MJCF shipped in `folder`; None: each policy's own).
     """
     folder = Path(folder)
     report: dict = {"contract": {}, "parity": {}, "bounds": {**parity_lib.BOUNDS, "closed_loop": parity_lib.CLOSED_LOOP}}
@@ -120,7 +130,7 @@ def check_and_measure(folder: Path, *, policies: dict, pose: PoseSource | None, 
         if name == "pose":
             rep = parity_lib.pose_parity(src.model, path, seed=seed, dataset_images=dataset_images)
         else:
-            rep = parity_lib.policy_parity(src, path, seed=seed, episodes=episodes, seconds=seconds)
+            rep = parity_lib.policy_parity(src, path, seed=seed, episodes=episodes, seconds=seconds, mjcf_path=mjcf_path)
         report["parity"][name] = rep
         failures += [f"parity {name}: {f}" for f in rep["failures"]]
     if browser and not failures:
@@ -159,12 +169,19 @@ def parity_summary(report: dict) -> dict:
 def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: str = "", goal_policy=None,
                   goal_policy_source: str = "", pose: PoseSource | None = None, dataset: Path | None = None,
                   camera: dict | None = None, seed: int = 0, episodes: int = 8, seconds: float | None = None,
-                  browser: bool = False, mjcf_path: Path | None = None, glb_path: Path | None = None) -> dict:
+                  browser: bool = False, mjcf_path: Path | None = None, glb_path: Path | None = None,
+                  obj=None) -> dict:
     """Export the given models into `out_dir` (see the module doc); returns the manifest.
 
     `policy`/`goal_policy`: `PolicyArtifact`s of the upright and goal envs (`*_source`: the
     folder they were loaded from, recorded in the manifest). `camera` overrides the pose
     metadata's. Raises UserError (nothing published) when any check fails.
+
+    The object shipped beside the models: `obj` (an `object_ref.ObjectRef`: its object.xml and
+    visual.glb become object.xml / object.glb, its camera the manifest's when the pose model is
+    untrained, and a trained pose model's camera must be its), else the MJCF the policies carry,
+    else the built-in engine (engine.xml, engine.glb). `mjcf_path`/`glb_path` override the files.
+    Every policy must have been trained on the shipped MJCF, which the closed-loop parity runs.
     """
     from orient_jax import sim
     from orient_jax.assets import mjcf
@@ -176,8 +193,13 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
             raise UserError(f"{flag}: a policy of the {art.env_name!r} env is "
                             f"{'goal-conditioned' if not want_goal else 'not goal-conditioned'}; "
                             f"pass it as {'--goal-policy' if not want_goal else '--policy'}")
-    mjcf_path = Path(mjcf_path or mjcf.MJCF_PATH)
-    glb_path = Path(glb_path or mjcf.ASSET_DIR / "engine.glb")
+    mjcf_path, glb_path, names = _asset_sources(obj, [a for a in (policy, goal_policy) if a is not None],
+                                                mjcf_path, glb_path)
+    mjcf_name, glb_name = names
+    mismatch = _check_trained_on({k: a for k, a in (("policy", policy), ("policy_goal", goal_policy)) if a is not None},
+                                 mjcf_path, mjcf_name)
+    if mismatch:  # before any work: nothing else could make this export right
+        raise UserError("export refused:\n  - " + "\n  - ".join(mismatch))
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
@@ -191,17 +213,23 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
             onnx_export.export_policy(art, tmp / f"{name}.onnx")
         if pose is not None:
             onnx_export.export_pose(pose.model, tmp / "pose.onnx")
-        shutil.copyfile(mjcf_path, tmp / "engine.xml")
-        has_glb = glb_path.is_file()
+        shutil.copyfile(mjcf_path, tmp / mjcf_name)
+        has_glb = glb_path is not None and glb_path.is_file()
         if has_glb:
-            shutil.copyfile(glb_path, tmp / "engine.glb")
+            shutil.copyfile(glb_path, tmp / glb_name)
 
         report = check_and_measure(tmp, policies=policies, pose=pose, dataset=dataset, seed=seed, episodes=episodes,
-                                   seconds=seconds, browser=browser)
-        env_config = next(iter(policies.values())).env_config if policies else sim.default_config("upright")
-        physics = manifest_lib.physics_from_mjcf(tmp / "engine.xml", env_config.control_dt)
-        cam = dict(camera or (pose.meta.get("camera") if pose is not None else None) or manifest_lib.DEFAULT_CAMERA)
-        report["failures"] += _check_physics(physics, policies) + _check_camera(cam, pose)
+                                   seconds=seconds, browser=browser, mjcf_path=tmp / mjcf_name)
+        env_config = (next(iter(policies.values())).env_config if policies
+                      else sim.default_config("upright", None if names == ENGINE_ASSET else tmp / mjcf_name))
+        physics = manifest_lib.physics_from_mjcf(tmp / mjcf_name, env_config.control_dt)
+        trained_camera = pose.meta.get("camera") if pose is not None and pose.meta.get("trained") else None
+        if obj is not None and camera is None:  # the object's framing; a trained pose model's must be it
+            cam = dict(trained_camera or obj.camera)
+        else:
+            cam = dict(camera or (pose.meta.get("camera") if pose is not None else None) or manifest_lib.DEFAULT_CAMERA)
+        report["failures"] += (_check_physics(physics, policies, mjcf_name) + _check_camera(cam, pose)
+                               + (_check_object_camera(trained_camera, obj) if obj is not None and camera is None else []))
         report["pass"] = not report["failures"]
         if report["failures"]:
             raise UserError("export refused, previous files in {} kept:\n  - {}".format(out, "\n  - ".join(report["failures"])))
@@ -221,11 +249,13 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
             models["pose"] = manifest_lib.model_entry(tmp / "pose.onnx", c, pose.meta.get("metrics", {}),
                                                       pose.meta.get("config", {}), **extra)
         goal_config = goal_policy.env_config if goal_policy is not None else None
-        obj = manifest_lib.object_from_mjcf(tmp / "engine.xml", env_config, goal_config)
+        section = manifest_lib.object_from_mjcf(tmp / mjcf_name, env_config, goal_config)
         manifest = manifest_lib.build_manifest(
             tmp, physics=physics, camera=cam, success=manifest_lib.success_from_env(env_config), models=models,
-            parity=parity_summary(report), glb=has_glb, object_section=obj,
-            extra={"created_by": "orient-jax export (orient_jax.export.gate.export_models)", "seed": seed})
+            parity=parity_summary(report), glb=has_glb, object_section=section,
+            extra={"created_by": "orient-jax export (orient_jax.export.gate.export_models)", "seed": seed,
+                   **({"source_object": obj.record()} if obj is not None else {})},
+            mjcf_name=mjcf_name, glb_name=glb_name)
         manifest_lib.write_json(tmp / "parity.json", report)
         manifest_lib.write_json(tmp / "manifest.json", manifest)
         written = json.loads((tmp / "manifest.json").read_text())  # what a reader sees (lists, not tuples)
@@ -235,14 +265,66 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _check_physics(physics: dict, policies: dict) -> list[str]:
+def _asset_sources(obj, policies: list, mjcf_path: Path | None, glb_path: Path | None):
+    """(MJCF to ship, glb to ship or None, (their names in the models folder)); see `export_models`."""
+    from orient_jax.assets import mjcf
+    from orient_jax.fileio import sha256_file
+
+    if obj is not None:
+        mjcf_path, glb_path = Path(mjcf_path or obj.mjcf), Path(glb_path or obj.glb)
+    elif mjcf_path is None:
+        carried = {sha256_file(Path(a.mjcf_path)): a.mjcf_path for a in policies if a.mjcf_path}
+        if len(carried) > 1:
+            raise UserError("the policies were trained on different objects (their MJCFs differ): export them apart")
+        if carried and len(carried) < len(policies):
+            raise UserError("one policy was trained on an imported object, the other on the built-in engine: "
+                            "export them apart")
+        mjcf_path = Path(next(iter(carried.values()))) if carried else None
+    if mjcf_path is None or Path(mjcf_path).resolve() == mjcf.MJCF_PATH.resolve():
+        return mjcf.MJCF_PATH, Path(glb_path or mjcf.ASSET_DIR / ENGINE_ASSET[1]), ENGINE_ASSET
+    return Path(mjcf_path), Path(glb_path) if glb_path else None, OBJECT_ASSET
+
+
+def _check_trained_on(policies: dict, shipped: Path, name: str) -> list[str]:
+    """Every policy must have been trained on the MJCF that ships beside it (the page simulates it)."""
+    from orient_jax.assets import mjcf
+    from orient_jax.fileio import sha256_file
+
+    want = sha256_file(shipped)
+    failures = []
+    for key, art in policies.items():
+        own = Path(art.mjcf_path) if art.mjcf_path else mjcf.MJCF_PATH
+        if sha256_file(own) != want:
+            what = f"the object in {art.object_dir or own}" if art.mjcf_path else "the built-in engine"
+            failures.append(f"physics: {key} was trained on {what}, not on the {name} this export ships "
+                            "(export it with the object it was trained on: --object DIR, or retrain)")
+    return failures
+
+
+def _check_object_camera(trained_camera: dict | None, obj) -> list[str]:
+    """A trained pose model must have been trained on renders from the object's camera."""
+    if trained_camera is None:
+        return []
+    want = obj.camera
+    far = [k for k in ("position", "look_at", "up") if max(abs(float(a) - float(b)) for a, b in
+                                                           zip(trained_camera.get(k, [0, 0, 0]), want[k])) > 1e-4]
+    if abs(float(trained_camera.get("fov_y_deg", 0)) - float(want["fov_y_deg"])) > 1e-4:
+        far.append("fov_y_deg")
+    if far:
+        return [f"camera: the pose model was trained from a camera whose {', '.join(far)} differ from object "
+                f"{obj.name!r}'s (position {trained_camera.get('position')} vs {want['position']}): train it on "
+                "renders of this object"]
+    return []
+
+
+def _check_physics(physics: dict, policies: dict, mjcf_name: str = "engine.xml") -> list[str]:
     """The shipped MJCF and the policies' training settings must agree."""
     from orient_jax.assets.mjcf import PhysicsConfig
 
     failures = []
     cfg = PhysicsConfig()
     if physics["integrator"] != cfg.integrator or abs(physics["timestep"] - cfg.timestep) > 1e-12:
-        failures.append(f"physics: engine.xml has {physics['integrator']} at {physics['timestep']} s, "
+        failures.append(f"physics: {mjcf_name} has {physics['integrator']} at {physics['timestep']} s, "
                         f"PhysicsConfig says {cfg.integrator} at {cfg.timestep} s (regenerate with `orient-jax asset`)")
     for name, art in policies.items():
         if abs(art.env_config.control_dt - physics["control_dt"]) > 1e-12:

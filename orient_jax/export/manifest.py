@@ -157,17 +157,19 @@ def model_entry(path: Path, contract: dict, metrics: dict, config: dict, **extra
 
 
 def build_manifest(folder: Path, *, physics: dict, camera: dict, success: dict, models: dict, parity: dict,
-                   glb: bool, object_section: dict | None = None, extra: dict | None = None) -> dict:
-    """The manifest. `object_section` (see `object_from_mjcf`) defaults to the one read from the
-    folder's engine.xml with the default upright env config."""
+                   glb: bool, object_section: dict | None = None, extra: dict | None = None,
+                   mjcf_name: str = "engine.xml", glb_name: str = "engine.glb") -> dict:
+    """The manifest. The folder's MJCF and visual mesh are `mjcf_name` and `glb_name` (the
+    engine's, or an imported object's: `asset`). `object_section` (see `object_from_mjcf`)
+    defaults to the one read from the folder's MJCF with the default upright env config."""
     folder = Path(folder)
     if object_section is None:
         from orient_jax import sim
 
-        object_section = object_from_mjcf(folder / "engine.xml", sim.default_config("upright"))
-    asset = {"mjcf": "engine.xml", "glb": "engine.glb" if glb else None, "mjcf_sha256": sha256(folder / "engine.xml")}
+        object_section = object_from_mjcf(folder / mjcf_name, sim.default_config("upright"))
+    asset = {"mjcf": mjcf_name, "glb": glb_name if glb else None, "mjcf_sha256": sha256(folder / mjcf_name)}
     if glb:
-        asset["glb_sha256"] = sha256(folder / "engine.glb")
+        asset["glb_sha256"] = sha256(folder / glb_name)
     return {"version": MANIFEST_VERSION, "asset": asset, "physics": physics, "camera": camera, "success": success,
             "object": object_section, "models": models, "parity": parity, "versions": versions(),
             "conventions": {"quat": "[x, y, z, w], unit, w >= 0 from pose.onnx; policy.onnx accepts either sign",

@@ -12,7 +12,8 @@ onnxruntime (CPU) on the same inputs at batch 1, 7 and 64:
   rows are counted as `sign_flips`) and the geodesic angle between the two, in degrees,
   computed in float64 with atan2 (2*acos(|<q1,q2>|) in float32 is blind below ~0.05 deg).
 
-Closed loop: the same seeded 10 s episodes in C MuJoCo (the engine.xml the page loads),
+Closed loop: the same seeded 10 s episodes in C MuJoCo (the MJCF the page loads: engine.xml,
+or an imported object's object.xml, which the policy was trained on),
 driven once by the JAX policy and once by the ONNX policy from clean observations; the
 orientation gap between the two runs and whether each episode's success agrees (`CLOSED_LOOP`).
 Balancing on a vertex through floor contact is chaotic: there a 1e-6 change of one action
@@ -335,7 +336,7 @@ def jittered(controller: Callable, seed: int = 0, size: float = CHAOS_JITTER) ->
     return run
 
 
-def closed_loop_report(runs: dict[str, dict], control_dt: float) -> dict:
+def closed_loop_report(runs: dict[str, dict], control_dt: float, mjcf_name: str = "engine.xml") -> dict:
     """Compare the "jax" run against the "onnx" run of `closed_loop`; the "jax_jittered*" runs,
     when present, mark the chaotic episodes (the largest of their gaps to "jax" exceeds `CHAOS_DEG`)."""
     a, b = runs["jax"], runs["onnx"]
@@ -353,7 +354,7 @@ def closed_loop_report(runs: dict[str, dict], control_dt: float) -> dict:
     action_gap = np.abs(a["action"] - b["action"]).max(axis=-1)
     over = np.argwhere(action_gap > BOUNDS["action_max_abs"])
     report = {
-        "episodes": int(gap.shape[0]), "seconds": float(gap.shape[1] * control_dt), "simulator": "C MuJoCo (engine.xml)",
+        "episodes": int(gap.shape[0]), "seconds": float(gap.shape[1] * control_dt), "simulator": f"C MuJoCo ({mjcf_name})",
         "max_orientation_gap_deg": float(gap[comparable].max()) if comparable.any() else None,
         "max_orientation_gap_all_deg": float(gap.max()),
         "final_orientation_gap_deg": float(gap[:, -1].max()),
@@ -420,19 +421,23 @@ def onnx_runner(path: Path) -> Callable:
 
 
 def policy_parity(artifact, onnx_path: Path, *, seed: int = 0, episodes: int = 8, seconds: float | None = None,
-                  batches=BATCHES) -> dict:
-    """Open loop (random, adversarial, real states) and closed loop, for one policy file."""
+                  batches=BATCHES, mjcf_path: Path | None = None) -> dict:
+    """Open loop (random, adversarial, real states) and closed loop, for one policy file. The
+    closed loop simulates `mjcf_path` (the MJCF shipped beside the export), by default the one
+    the policy was trained on (`artifact.mjcf_path`; none: the built-in engine)."""
     from orient_jax.export.contract import policy_contract_for
 
     contract = policy_contract_for(artifact)
     goal, memory = contract.kind == "policy_goal", contract.memory
     fn = jax_policy(artifact)
     references = {f"jax_jittered_{i}": jittered(fn, seed + i) for i in range(CHAOS_RUNS)}
+    mjcf_path = mjcf_path or artifact.mjcf_path or None
     runs = closed_loop(artifact.env_name, artifact.env_config, {"jax": fn, "onnx": onnx_runner(onnx_path), **references},
-                       episodes=episodes, seconds=seconds, seed=seed, memory=memory)
+                       episodes=episodes, seconds=seconds, seed=seed, memory=memory, mjcf_path=mjcf_path)
     cases = policy_cases(goal, max(batches), seed, real=real_states(runs["jax"], max(batches), seed), memory=memory)
     report = compare("policy", fn, onnx_path, cases, batches)
-    report["closed_loop"] = closed_loop_report(runs, artifact.env_config.control_dt)
+    report["closed_loop"] = closed_loop_report(runs, artifact.env_config.control_dt,
+                                               Path(mjcf_path).name if mjcf_path else "engine.xml")
     report["failures"] = report["failures"] + report["closed_loop"]["failures"]
     report["pass"] = not report["failures"]
     return report

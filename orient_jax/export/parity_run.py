@@ -49,8 +49,12 @@ def parity_of_export(folder: Path, *, dataset: Path | None = None, browser: bool
         elif manifest_lib.sha256(path) != entry["sha256"]:
             sha_failures.append(f"{entry['file']}: sha256 differs from the manifest (changed after export)")
     policies, pose = sources_of(manifest, seed)
+    mjcf = folder / manifest.get("asset", {}).get("mjcf", "engine.xml")  # the closed loop runs the shipped MJCF
+    if not mjcf.is_file():
+        sha_failures.append(f"{mjcf.name} is missing")
+        mjcf = None
     report = gate.check_and_measure(folder, policies=policies, pose=pose, dataset=dataset, seed=seed, episodes=episodes,
-                                    seconds=seconds, browser=browser)
+                                    seconds=seconds, browser=browser, mjcf_path=mjcf)
     report["models_dir"] = str(folder)
     report["failures"] = sha_failures + report["failures"]
     report["pass"] = not report["failures"]

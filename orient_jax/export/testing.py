@@ -23,8 +23,11 @@ def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32
     from orient_jax.sim.reflex import ReflexConfig
 
     env_cls = sim.env_class(env_name)
-    env_config = dataclasses.replace(sim.default_config(env_name), memory=memory,
-                                     reflex=ReflexConfig(enabled=reflex))
+    env_config = sim.default_config(env_name)
+    if "memory" in {f.name for f in dataclasses.fields(env_config)}:  # a task whose policy may have memory
+        env_config = dataclasses.replace(env_config, memory=memory, reflex=ReflexConfig(enabled=reflex))
+    elif memory or reflex:
+        raise ValueError(f"the {env_name!r} task's policy has no memory (nor the reflex kept in it)")
     ppo_config = dataclasses.replace(preset("tiny") if _has_preset("tiny") else preset("quick"), actor_hidden=tuple(hidden))
     obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}
     if env_cls.goal_conditioned:

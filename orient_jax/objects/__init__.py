@@ -6,6 +6,7 @@
 - `torque`: the motors' torque limit from the object's simulated rests;
 - `mjcf`: the MJCF, the engine's scene around the new body;
 - `folder`: the object folder's layout, written atomically, and read back;
+- `preview`: preview.png, Blender renders from the pose camera (upright and 5 random views);
 - `importer`: the steps in order (`import_object`);
 - `commands`: the CLI.
 """

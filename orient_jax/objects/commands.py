@@ -10,7 +10,8 @@ def cmd_import(args) -> int:
     from orient_jax.objects.importer import ImportOptions, import_object
 
     options = ImportOptions(up=args.up, size=args.size, scale=args.scale, mass=args.mass, density=args.density,
-                            collision=args.collision, name=args.name, source_note=args.source_note, force=args.force)
+                            collision=args.collision, name=args.name, source_note=args.source_note, force=args.force,
+                            preview=not args.no_preview)
     meta = import_object(Path(args.mesh), Path(args.out), options)
     m, t, hull = meta["mass"], meta["torque"], meta["collision"]["hulls"]
     size = " x ".join(f"{v:.3g}" for v in meta["size_m"])
@@ -25,6 +26,8 @@ def cmd_import(args) -> int:
     print(f"  visual.glb: {v['parts']} part(s), {v['faces']:,} faces, {v['textured_parts']} with an image texture")
     print(f"  torque limit {t['limit_nm']:.3g} N m ({t['rule']}); {len(meta['rests'])} rests from "
           f"{t['settled']}/{t['drops']} drops")
+    if meta["preview"]:
+        print(f"  {meta['preview']}: upright and 5 random orientations through the pose camera")
     print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["timings_s"].items()))
     for warning in meta["warnings"]:
         print(f"  warning: {warning}")
@@ -41,14 +44,15 @@ def register(sub) -> None:
     obj.set_defaults(func=lambda args: (obj.print_help(), 1)[1])
 
     p = osub.add_parser(
-        "import", help="turn a mesh file into an object folder (object.json, object.xml, visual.glb)",
+        "import", help="turn a mesh file into an object folder (object.json, object.xml, visual.glb, preview.png)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read MESH (.obj with its .mtl and textures, .stl, .ply, .glb/.gltf; several parts are joined), "
                     "turn it so its --up axis points up and scale it to metres, compute mass and inertia as a uniform "
                     "solid (from the mesh if it is closed, else from its convex hull), recentre it on its centre of "
                     f"mass, build a convex collision hull of at most {collision.MAX_HULL_VERTICES} vertices, drop it "
                     "from random orientations to find its rests and set the torque limit (enough to tip it out of "
-                    "its hardest rest, never enough to throw it), and write the folder OUT atomically: nothing is "
+                    "its hardest rest, never enough to throw it), render preview.png (Blender: upright and 5 random "
+                    "orientations through its pose camera), and write the folder OUT atomically: nothing is "
                     "written if any step fails.",
         epilog="examples:\n"
                "  orient-jax object import scans/mug.obj --out objects/mug --up y --size 0.12\n"
@@ -76,5 +80,8 @@ def register(sub) -> None:
     p.add_argument("--name", help="the object's name (default: the --out folder's name)")
     p.add_argument("--source-note", metavar="TEXT",
                    help="where the mesh comes from and its licence, kept in object.json")
+    p.add_argument("--no-preview", action="store_true",
+                   help="skip preview.png (renders of the object, upright and at 5 random orientations, by Blender: "
+                        "a few seconds)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_import)

@@ -4,7 +4,8 @@
       object.json   what the import measured and chose (`FORMAT_VERSION`)
       object.xml    the MJCF every simulator loads
       visual.glb    the user's mesh with its materials, in the body frame, glTF's Y-up axes
-      preview.png   (later: renders from the pose camera; object.json "preview" names it, null until then)
+      preview.png   renders from the pose camera, upright and at 5 random orientations (object.json
+                    "preview" names it; null when imported with --no-preview)
 
 The folder is built in a hidden sibling and renamed into place only when every file is
 written (`orient_jax.fileio.publish_dir`), so a failed or interrupted import leaves nothing:
@@ -27,6 +28,7 @@ FORMAT_VERSION = 1
 OBJECT_JSON = "object.json"
 MJCF = "object.xml"
 VISUAL = "visual.glb"
+PREVIEW = "preview.png"
 REQUIRED = (OBJECT_JSON, MJCF, VISUAL)
 
 
@@ -88,6 +90,8 @@ def read_object(folder: Path) -> dict:
         raise UserError(f"{path}: format_version {meta.get('format_version')!r}, this version reads "
                         f"{FORMAT_VERSION}: import the mesh again")
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
+    if isinstance(meta.get("preview"), str) and not (folder / meta["preview"]).is_file():
+        missing.append(meta["preview"])
     if missing:
         raise UserError(f"{folder} is incomplete: {', '.join(missing)} missing; import the mesh again")
     return meta

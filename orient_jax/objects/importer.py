@@ -3,9 +3,10 @@
 The steps, each in its own module: read and clean the mesh (`load`), turn it so its up axis is
 +Z and scale it to metres, compute its mass properties and move the origin to the centre of
 mass (`mass`), build the collision hull (`collision`), write the MJCF (`mjcf`), drop it to find
-its rests and the torque limit (`torque`), export the visual mesh, and publish the folder
-(`folder`). Frames: the body frame is the mesh's own axes after the up-axis rotation, origin
-at the centre of mass; body = scale * R_up @ source - com.
+its rests and the torque limit (`torque`), export the visual mesh, render preview.png from it
+(`preview`, Blender; optional), and publish the folder (`folder`). Frames: the body frame is
+the mesh's own axes after the up-axis rotation, origin at the centre of mass;
+body = scale * R_up @ source - com.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ImportOptions:
     drops: int = 128
     """Random drops that find the rests (torque limit)."""
     seed: int = 0
+    preview: bool = True
+    """Render preview.png (Blender, a few seconds); False: object.json "preview" is null."""
 
     def validate(self) -> None:
         if self.up not in UP_AXES:
@@ -118,6 +121,13 @@ def _visual_scene(parts: list, transform: np.ndarray):
     for i, part in enumerate(parts):
         part = part.copy()
         part.apply_transform(to_gltf @ transform)
+        material = getattr(part.visual, "material", None)
+        if isinstance(material, trimesh.visual.material.SimpleMaterial):
+            # An OBJ/MTL (Phong) material: trimesh's PBR conversion leaves metallicFactor unset,
+            # which glTF reads as 1 (a rough metal). Phong materials are not metals: 0.
+            pbr = material.to_pbr()
+            pbr.metallicFactor = 0.0
+            part.visual.material = pbr
         scene.add_geometry(part, geom_name=f"part_{i}")
     return scene
 
@@ -230,6 +240,12 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
             "warnings": warnings,
             "versions": _versions(),
         }
+        if options.preview:  # from the staged visual.glb: a Blender failure publishes nothing
+            from orient_jax.objects import preview
+
+            preview.render_preview(staging / folder.VISUAL, meta, staging / folder.PREVIEW)
+            meta["preview"] = folder.PREVIEW
+            lap("preview")
         from orient_jax import fileio
 
         fileio.write_json_atomic(staging / folder.OBJECT_JSON, meta)

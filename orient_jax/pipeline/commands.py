@@ -8,9 +8,14 @@ from pathlib import Path
 def cmd_pipeline(args) -> int:
     from orient_jax.pipeline.run import run_pipeline
 
-    root = Path(args.root or f"runs/pipeline-{args.preset}")
+    obj = None
+    if args.object:  # checked before any stage runs, and names the default run folder
+        from orient_jax.pipeline.run import check_object
+
+        obj = check_object(args.object)
+    root = Path(args.root or f"runs/pipeline-{args.preset}" + (f"-{obj.name}" if obj else ""))
     out = run_pipeline(args.preset, root, workers=args.workers, until=args.until,
-                       dist=None if args.until else Path(args.dist))
+                       dist=None if args.until else Path(args.dist), object_dir=args.object)
     print(f"run manifest: {root / 'manifest.json'}")
     if args.until:
         print(f"stopped after stage {args.until}: {out}")
@@ -29,7 +34,12 @@ def cmd_pipeline(args) -> int:
 def cmd_bundle(args) -> int:
     from orient_jax.pipeline.run import build_bundle
 
-    out = build_bundle(Path(args.models), Path(args.out))
+    obj = None
+    if args.object:
+        from orient_jax import object_ref
+
+        obj = object_ref.resolve(args.object)
+    out = build_bundle(Path(args.models), Path(args.out), obj)
     print(f"bundle written to {out}")
     return 0
 
@@ -53,7 +63,11 @@ def register(sub) -> None:
                                    "behind the parity gate, bundle the static page and serve it. Every stage is "
                                    "cached by the hash of its config and inputs; rerun the same command to resume.")
     p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~31 min on 2 cores)")
-    p.add_argument("--root", help="run folder: one subfolder per stage + manifest.json (default runs/pipeline-PRESET)")
+    p.add_argument("--object", metavar="DIR",
+                   help="an object folder (`orient-jax object import MESH --out DIR`) to run every stage for: its renders, "
+                        "pose model, policy, export and page (default: the built-in engine)")
+    p.add_argument("--root", help="run folder: one subfolder per stage + manifest.json (default runs/pipeline-PRESET, "
+                                  "runs/pipeline-PRESET-NAME for --object)")
     p.add_argument("--workers", type=int, help="render processes (default: one per CPU core)")
     p.add_argument("--until", help="stop after this stage (render_train, render_val, train_pose, eval_pose, train_policy, "
                                    "[train_goal,] export, bundle)")
@@ -65,6 +79,7 @@ def register(sub) -> None:
     p = sub.add_parser("bundle", help="assemble the static page and a models folder into one deployable folder")
     p.add_argument("--models", default="models/export", help="models folder from `orient-jax export` (default models/export)")
     p.add_argument("--out", default="dist", help="bundle folder (default dist/)")
+    p.add_argument("--object", metavar="DIR", help="check that the models folder ships this object folder's MJCF")
     p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("deploy", help="copy the bundle to a directory or over ssh (rsync), with nginx/_headers configs",

@@ -71,6 +71,15 @@ def check_bundle(bundle: Path) -> dict:
             raise UserError(f"{bundle}: model {name} ({path.name}) is missing")
         if model.get("sha256") and sha256_file(path) != model["sha256"]:
             raise UserError(f"{bundle}: {path.name} does not match its sha256 in the manifest")
+    asset = manifest.get("asset") or {}
+    for kind in ("mjcf", "glb"):  # the object the page simulates and draws (engine.* or object.*)
+        name, digest = asset.get(kind), asset.get(f"{kind}_sha256")
+        if name and digest:
+            path = models_dir / name
+            if not path.is_file():
+                raise UserError(f"{bundle}: the object's {kind} ({name}) is missing")
+            if sha256_file(path) != digest:
+                raise UserError(f"{bundle}: {name} does not match its sha256 in the manifest")
     return manifest
 
 

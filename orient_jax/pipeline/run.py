@@ -5,6 +5,12 @@ stage is a no-op, a killed or failed stage resumes on the next run, and `RUN/man
 records config, versions, input/output hashes, metrics and durations of each. The policy is
 trained against the error model the pose evaluation measured, so it sees the noise the vision
 model really makes. The last stage assembles `dist/`, the static page with its models.
+
+`--object DIR` runs every stage for an imported object instead of the built-in engine: the
+renders show it (`DatasetConfig.object_dir`), the policy trains on its MJCF with the env defaults
+relative to its size, the export ships its object.xml and visual.glb, and every stage that
+depends on the object has its files (object.json, object.xml, visual.glb) among its inputs, so
+a changed object reruns what depends on it. The folder is checked before any stage runs.
 """
 
 from __future__ import annotations
@@ -51,22 +57,44 @@ PRESETS = {
 TRAIN_SEED, VAL_SEED = 1, 2  # the held-out set uses a seed the training set never does
 
 
-def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, workers: int) -> Stage:
+def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, workers: int, obj=None) -> Stage:
     def run(ctx):
         from orient_jax.data.config import DatasetConfig, RendererConfig
         from orient_jax.data.render import render_dataset
 
-        config = DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(engine="cycles", samples=preset.samples))
+        what = {"object_dir": str(obj.dir.resolve())} if obj is not None else {}
+        config = DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(engine="cycles", samples=preset.samples),
+                               **what)
         manifest = render_dataset(ctx.dir / "data", config, workers=workers)
         return {"images": manifest["num_images"], "shards": len(manifest["shards"])}
 
-    return Stage(name, run, {"images": images, "seed": seed, "samples": preset.samples}, [REPO / "orient_jax" / "assets" / "engine.glb"],
-                 ["data"], fingerprint={"data": lambda p: sha256_file(p / "manifest.json")})
+    config = {"images": images, "seed": seed, "samples": preset.samples}
+    if obj is not None:
+        config["object"] = obj.name
+    inputs = obj.files if obj is not None else [REPO / "orient_jax" / "assets" / "engine.glb"]
+    return Stage(name, run, config, inputs, ["data"], fingerprint={"data": lambda p: sha256_file(p / "manifest.json")})
 
 
-def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage]:
+def check_object(object_dir: str | Path):
+    """The pipeline's object, checked before any stage runs: a complete, current object folder
+    (`object_ref.resolve`) and a renderer that can draw it. One UserError line otherwise."""
+    from orient_jax import object_ref
+
+    obj = object_ref.resolve(object_dir)
+    from orient_jax.data.config import DatasetConfig
+
+    if "object_dir" not in {f.name for f in dataclasses.fields(DatasetConfig)}:
+        raise UserError("this version cannot render an imported object yet (DatasetConfig has no object_dir): "
+                        "`orient-jax pipeline --object` needs `orient-jax data render --object`")
+    return obj
+
+
+def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> list[Stage]:
+    """The stages for the built-in engine, or for the object `obj` (an `object_ref.ObjectRef`)."""
     root = Path(root).resolve()
     train_data, val_data = root / "render_train" / "data", root / "render_val" / "data"
+    object_files = obj.files if obj is not None else []
+    mjcf_path = str(obj.mjcf.resolve()) if obj is not None else None
 
     def train_pose(ctx):
         from orient_jax import config as config_lib
@@ -94,15 +122,17 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage
             from orient_jax.rl.train import RunConfig, train_and_evaluate
 
             env_config = config_lib.apply_overrides(
-                sim.default_config(env), [f"noise.model_path={root / 'eval_pose' / 'pose_error_model.json'}"])
+                sim.default_config(env, mjcf_path), [f"noise.model_path={root / 'eval_pose' / 'pose_error_model.json'}"])
             ppo = config_lib.apply_overrides(presets.preset(policy_preset), list(preset.policy_overrides))
-            artifact = train_and_evaluate(RunConfig(env=env), env_config, ppo, ctx.dir / "run", show_progress=True)
+            run_config = RunConfig(env=env, object_dir=str(obj.dir.resolve()) if obj is not None else "")
+            artifact = train_and_evaluate(run_config, env_config, ppo, ctx.dir / "run", show_progress=True)
             shutil.rmtree(ctx.dir / "policy", ignore_errors=True)
             shutil.copytree(ctx.dir / "run" / "policy", ctx.dir / "policy")
             from orient_jax.rl import evaluate as ev
             from orient_jax.rl.policy import obs_policy_fn
 
-            result = ev.rollout(env, env_config, obs_policy_fn(artifact), preset.policy_eval_episodes, seed=0)
+            result = ev.rollout(env, env_config, obs_policy_fn(artifact), preset.policy_eval_episodes, seed=0,
+                                mjcf_path=mjcf_path)
             summary = result.summary()
             ev.write_report(ctx.dir / "eval.json", summary)
             return summary
@@ -117,17 +147,17 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage
                                  policy_source=str(root / "train_policy" / "policy"),
                                  goal_policy=load_policy(goal_dir) if preset.goal_preset else None,
                                  goal_policy_source=str(goal_dir), pose=pose_source_from_dir(root / "train_pose" / "pose"),
-                                 dataset=val_data, seconds=preset.closed_loop_s)
+                                 dataset=val_data, seconds=preset.closed_loop_s, obj=obj)
         return {"parity": manifest.get("parity", {}).get("summary", manifest.get("parity", {}))}
 
     def bundle(ctx):
         dist = ctx.dir / "dist"
-        build_bundle(root / "export" / "models", dist)
+        build_bundle(root / "export" / "models", dist, obj)
         return {"files": sum(1 for p in dist.rglob("*") if p.is_file())}
 
     stages = [
-        _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers),
-        _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers),
+        _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj),
+        _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj),
         Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides)},
               [train_data / "manifest.json", val_data / "manifest.json"], ["pose"]),
         Stage("eval_pose", eval_pose, {}, [root / "train_pose" / "pose", val_data / "manifest.json"],
@@ -135,13 +165,14 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage
         Stage("train_policy", train_policy("upright", preset.policy_preset),
               {"env": "upright", "preset": preset.policy_preset, "overrides": list(preset.policy_overrides),
                "eval_episodes": preset.policy_eval_episodes},
-              [root / "eval_pose" / "pose_error_model.json"], ["policy", "eval.json"]),
+              [root / "eval_pose" / "pose_error_model.json", *object_files], ["policy", "eval.json"]),
     ]
     if preset.goal_preset:
         stages.append(Stage("train_goal", train_policy("goal", preset.goal_preset),
                             {"env": "goal", "preset": preset.goal_preset, "eval_episodes": preset.policy_eval_episodes},
-                            [root / "eval_pose" / "pose_error_model.json"], ["policy", "eval.json"]))
-    export_inputs = [root / "train_policy" / "policy", root / "train_pose" / "pose", val_data / "manifest.json"]
+                            [root / "eval_pose" / "pose_error_model.json", *object_files], ["policy", "eval.json"]))
+    export_inputs = [root / "train_policy" / "policy", root / "train_pose" / "pose", val_data / "manifest.json",
+                     *object_files]
     if preset.goal_preset:
         export_inputs.append(root / "train_goal" / "policy")
     stages += [
@@ -152,14 +183,22 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int) -> list[Stage
     return stages
 
 
-def build_bundle(models: Path, dist: Path) -> Path:
-    """The static page (index.html, src/, vendor/) + its models in `public/models/`, atomically."""
+def build_bundle(models: Path, dist: Path, obj=None) -> Path:
+    """The static page (index.html, src/, vendor/) + its models in `public/models/`, atomically.
+    With `obj` (an `object_ref.ObjectRef`), the models folder must ship that object's MJCF."""
     from orient_jax.pipeline.deploy import MODELS_SUBDIR, check_bundle, headers_file, nginx_config
 
     if not (WEB / "vendor" / "VERSIONS.json").is_file():
         raise UserError(f"{WEB / 'vendor'} is missing: run `bash scripts/setup_browser.sh` first")
     if not (Path(models) / "manifest.json").is_file():
         raise UserError(f"{models} has no manifest.json (run `orient-jax export` first)")
+    if obj is not None:
+        from orient_jax.export.manifest import read_manifest
+
+        shipped = Path(models) / read_manifest(Path(models))["asset"]["mjcf"]
+        if not shipped.is_file() or sha256_file(shipped) != sha256_file(obj.mjcf):
+            raise UserError(f"{models} does not hold object {obj.name!r} ({shipped.name} is not {obj.mjcf}): "
+                            f"export it with --object {obj.dir}")
     tmp = dist.with_name(dist.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -174,14 +213,19 @@ def build_bundle(models: Path, dist: Path) -> Path:
 
 
 def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist: Path | None = None,
-                 until: str | None = None, log=print) -> Path:
-    """Run every stage of `preset_name` under `root`; copy the bundle to `dist`; return it."""
+                 until: str | None = None, log=print, object_dir: str | Path | None = None) -> Path:
+    """Run every stage of `preset_name` under `root` (for the object folder `object_dir`; None:
+    the built-in engine); copy the bundle to `dist`; return it."""
     if preset_name not in PRESETS:
         raise UserError(f"unknown pipeline preset {preset_name!r}; choose one of: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
+    obj = check_object(object_dir) if object_dir else None
     workers = workers or max(1, os.cpu_count() or 1)
-    runner = Runner(root, {"preset": preset_name, **dataclasses.asdict(preset), "workers": workers}, log=log)
-    stages = build_stages(root, preset, workers)
+    run_config = {"preset": preset_name, **dataclasses.asdict(preset), "workers": workers}
+    if obj is not None:
+        run_config["object"] = obj.record()
+    runner = Runner(root, run_config, log=log)
+    stages = build_stages(root, preset, workers, obj)
     names = [s.name for s in stages]
     if until is not None and until not in names:
         raise UserError(f"unknown stage {until!r}; stages: {', '.join(names)}")

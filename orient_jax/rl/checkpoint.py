@@ -6,7 +6,11 @@ Policy artifact (`<dir>/policy.json` + `<dir>/params/`): what inference and expo
 actor's parameters and its feature normalizer, with the env name and configs it came from.
 A policy trained against a measured pose-error model carries a copy of it
 (`<dir>/pose_error_model.json`, named relative to the folder in `policy.json`), so evaluating
-it elsewhere draws the same observation noise.
+it elsewhere draws the same observation noise. Likewise a policy trained on an imported object
+carries a copy of the object's MJCF (`<dir>/object.xml`, `policy.json` "mjcf", with its sha256
+and the object folder it came from, "object_dir"), so evaluation and export simulate the physics
+it was trained on anywhere; a policy without one (every engine policy) uses the built-in
+orient_jax/assets/engine.xml.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from orient_jax.rl.networks import RunningStats
 
 POLICY_FORMAT = 1
 NOISE_MODEL_FILE = "pose_error_model.json"
+MJCF_FILE = "object.xml"
 
 
 def checkpoint_manager(workdir: Path, save_every: int, keep: int = 2) -> ocp.CheckpointManager:
@@ -87,6 +92,10 @@ class PolicyArtifact:
     actor_params: Any
     obs_norm: RunningStats
     metrics: dict
+    mjcf_path: str = ""
+    """The MJCF the policy was trained on; "" = the built-in engine (orient_jax/assets/engine.xml)."""
+    object_dir: str = ""
+    """The object folder the MJCF came from (a record: the folder may have moved since); "" = the engine."""
 
 
 def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
@@ -110,6 +119,12 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
             "env_config": env_config,
             "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
+    if artifact.mjcf_path:  # the policy carries the physics it was trained on (none: the engine's)
+        source = Path(artifact.mjcf_path)
+        if not source.is_file():
+            raise UserError(f"the policy's MJCF not found: {source}")
+        shutil.copyfile(source, tmp / MJCF_FILE)
+        meta.update(mjcf=MJCF_FILE, mjcf_sha256=fileio.sha256_file(tmp / MJCF_FILE), object_dir=artifact.object_dir)
     (tmp / "policy.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return fileio.publish_dir(tmp, path)
 
@@ -133,8 +148,14 @@ def load_policy(path: Path) -> PolicyArtifact:
             env_config["noise"]["model_path"] = str(path / env_config["noise"]["model_path"])
         env_config = config_lib.from_dict(sim.config_class(env_name), env_config)
         ppo_config = config_lib.from_dict(PPOConfig, meta["ppo_config"])
+        mjcf_path = str(path / meta["mjcf"]) if meta.get("mjcf") else ""  # named relative to the policy folder
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc
+    if mjcf_path:
+        if not Path(mjcf_path).is_file():
+            raise UserError(f"{meta_path} names its MJCF {meta['mjcf']}, which is missing from {path}")
+        if meta.get("mjcf_sha256") and fileio.sha256_file(Path(mjcf_path)) != meta["mjcf_sha256"]:
+            raise UserError(f"{mjcf_path} differs from the MJCF the policy was trained on (sha256 in {meta_path.name})")
     try:
         with fileio.local_checkpointer() as ckptr:
             tree = ckptr.restore(path / "params")
@@ -145,4 +166,5 @@ def load_policy(path: Path) -> PolicyArtifact:
         raise
     except Exception as exc:  # orbax raises many types for a damaged folder
         raise UserError(f"{path / 'params'}: corrupt or unreadable policy parameters ({type(exc).__name__}: {exc})") from exc
-    return PolicyArtifact(env_name, env_config, ppo_config, actor, norm, meta.get("metrics", {}))
+    return PolicyArtifact(env_name, env_config, ppo_config, actor, norm, meta.get("metrics", {}),
+                          mjcf_path=mjcf_path, object_dir=str(meta.get("object_dir") or ""))

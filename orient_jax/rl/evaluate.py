@@ -1,7 +1,8 @@
 """Evaluation over N seeded random starts: success, time to success, final error.
 
 Any controller `obs dict -> action (N, 3)` can be evaluated (the learned policy, the PD
-baseline), on the same starts: episode i always starts from `fold_in(seed, i)`.
+baseline), on the same starts: episode i always starts from `fold_in(seed, i)`. The object is
+the MJCF at `mjcf_path` (a policy's own: `PolicyArtifact.mjcf_path`); None = the built-in engine.
 """
 
 from __future__ import annotations
@@ -60,14 +61,14 @@ class Setting:
 
 
 def rollout(env_name: str, env_config: EnvConfig, controller: Controller, episodes: int, seed: int,
-            batch: int = 1000) -> EvalResult:
+            batch: int = 1000, mjcf_path: str | None = None) -> EvalResult:
     """Run `episodes` full episodes at `env_config`'s noise level (see `rollouts`)."""
     setting = Setting(episodes, env_config.noise.scale, env_config.noise.ang_vel_std)
-    return rollouts(env_name, env_config, controller, [setting], seed, batch)[0]
+    return rollouts(env_name, env_config, controller, [setting], seed, batch, mjcf_path=mjcf_path)[0]
 
 
 def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, settings: Sequence[Setting],
-             seed: int, batch: int = 1000) -> list[EvalResult]:
+             seed: int, batch: int = 1000, mjcf_path: str | None = None) -> list[EvalResult]:
     """Full episodes (vmapped, scanned over time) for each setting, one result each.
 
     Episode i of every setting starts from `fold_in(seed, i)` (same drop, target and physics
@@ -84,7 +85,7 @@ def rollouts(env_name: str, env_config: EnvConfig, controller: Controller, setti
     chunk = min(batch, total)
     pad = -total % chunk  # equal chunks: one compile; the padding episodes are dropped
     columns = [np.pad(c, (0, pad), mode="edge") for c in columns]
-    run = _compiled_rollout(env_name, evaluation_config(env_config), controller)
+    run = _compiled_rollout(env_name, evaluation_config(env_config), controller, *_mjcf_key(mjcf_path))
     base = jax.random.PRNGKey(seed)
     outs = [jax.device_get(run(base, *(jnp.asarray(c[i:i + chunk]) for c in columns)))
             for i in range(0, total + pad, chunk)]  # host loop over memory-sized chunks only
@@ -115,11 +116,21 @@ _TRAINING_STARTS = {"upright_start_fraction": 0.0, "rest_start_fraction": 0.0, "
                     "stall_start_fraction": 0.0, "stall_starts": ""}
 
 
+def _mjcf_key(mjcf_path: str | None) -> tuple[str | None, str | None]:
+    """(path, sha256 of its content): a compiled rollout is reused only for the same physics."""
+    if not mjcf_path:
+        return None, None
+    from orient_jax.fileio import sha256_file
+
+    return str(Path(mjcf_path).resolve()), sha256_file(Path(mjcf_path))
+
+
 @functools.lru_cache(maxsize=8)
-def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controller):
+def _compiled_rollout(env_name: str, env_config: EnvConfig, controller: Controller, mjcf_path: str | None = None,
+                      mjcf_sha256: str | None = None):
     """jit(key, episode index (B,), noise scale (B,), gyro std (B,), randomized physics (B,) bool)
     -> (success (B,), success step (B,), error angle in deg (B, T), stall-reflex pushes (B,), 0 without it)."""
-    env = sim.load(env_name, env_config)
+    env = sim.load(env_name, env_config, mjcf_path=mjcf_path)
     reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 
     @jax.jit

@@ -46,14 +46,26 @@ class RunConfig:
     warm_start_std: float = 0.0
     """On a warm start, raise the policy's action std to at least this (0 = keep it): a
     converged policy explores too little to learn what the new stage adds."""
+    object_dir: str = ""
+    """The object to train on: an object folder (`orient-jax object import`), whose object.xml
+    the envs simulate and the policy artifact carries; "" = the built-in engine. The env config
+    should be that object's (`sim.default_config(env, mjcf_path)`: object-relative defaults)."""
 
     def __post_init__(self):
         config_lib.check_range("warm_start_std", self.warm_start_std, 0.0, 10.0)
         config_lib.check_range("checkpoint_every", self.checkpoint_every, 1, 1 << 30)
 
 
-def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig) -> dict:
-    return {"run": config_lib.to_dict(run), "env": config_lib.to_dict(env_config), "ppo": config_lib.to_dict(ppo)}
+def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig, obj=None) -> dict:
+    """config.json of a run: its configs and, training on an imported object, the object's
+    folder, name and content hash (resuming on a changed object is refused). An engine run's
+    record is as it always was (no object keys), so older run folders still resume."""
+    record = {"run": config_lib.to_dict(run), "env": config_lib.to_dict(env_config), "ppo": config_lib.to_dict(ppo)}
+    if obj is None:
+        del record["run"]["object_dir"]
+    else:
+        record["object"] = obj.record()
+    return record
 
 
 def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOConfig, workdir: Path,
@@ -64,15 +76,21 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
                         "--set env.reflex.enabled=true")
     console = console or Console(stderr=True)
     workdir = Path(workdir).resolve()
+    obj = None
+    if run.object_dir:
+        from orient_jax import object_ref
+
+        obj = object_ref.resolve(run.object_dir)
+    mjcf_path = str(obj.mjcf) if obj else None
     workdir.mkdir(parents=True, exist_ok=True)
-    record = _run_record(run, env_config, ppo_config)
+    record = _run_record(run, env_config, ppo_config, obj)
     # Multi-process runs (jax.distributed) share `workdir`: every process takes part in the
     # collective checkpoint saves; only process 0 writes logs, metrics and policies.
     primary = jax.process_index() == 0
     if primary:
         config_lib.check_run_record(workdir, record)
 
-    env = sim.load(run.env, env_config)
+    env = sim.load(run.env, env_config, mjcf_path=mjcf_path)
     ppo = PPO(env, ppo_config)
     manager = ckpt_lib.checkpoint_manager(workdir, run.checkpoint_every)
     latest = manager.latest_step()
@@ -178,7 +196,12 @@ def _params_from_run(source: Path, env_name: str, ppo_config: PPOConfig) -> Para
     latest = manager.latest_step()
     if latest is None:
         raise UserError(f"--init-from {source}: no checkpoint in {source / 'checkpoints'}")
-    src = PPO(sim.load(env_name, src_env), src_ppo)
+    # The source's networks (their shapes do not depend on the object; its env is built on the
+    # object it trained on when that folder is still there, else with a spawn square any arena holds).
+    src_mjcf = Path(record["object"]["dir"]) / "object.xml" if record.get("object") else None
+    if src_mjcf is not None and not src_mjcf.is_file():
+        src_mjcf, src_env = None, dataclasses.replace(src_env, spawn_xy=0.0)
+    src = PPO(sim.load(env_name, src_env, mjcf_path=src_mjcf), src_ppo)
     try:
         return ckpt_lib.restore_params(manager, latest, src.abstract_state().params)
     except Exception as exc:
@@ -223,4 +246,8 @@ def _grow_normalizer(trained: RunningStats, fresh: RunningStats) -> RunningStats
 
 def _artifact(run, env_config, ppo_config, state, metrics) -> ckpt_lib.PolicyArtifact:
     kept = {k: metrics[k] for k in ("episode/success", "episode/return", "env_steps", "update") if k in metrics}
-    return ckpt_lib.PolicyArtifact(run.env, env_config, ppo_config, state.params.actor, state.params.obs_norm, kept)
+    from orient_jax.object_ref import FILES
+
+    mjcf_path = str(Path(run.object_dir) / FILES[1]) if run.object_dir else ""
+    return ckpt_lib.PolicyArtifact(run.env, env_config, ppo_config, state.params.actor, state.params.obs_norm, kept,
+                                   mjcf_path=mjcf_path, object_dir=run.object_dir)

@@ -14,10 +14,13 @@ _REGISTRY = {
 ALL_ENVS = tuple(_REGISTRY)
 
 
-def default_config(name: str) -> base.EnvConfig:
+def default_config(name: str, mjcf_path: str | None = None) -> base.EnvConfig:
+    """Env `name`'s default config; for the object of the MJCF at `mjcf_path` (None: the built-in
+    engine), with the object-relative defaults set from it (`base.object_defaults`)."""
     if name not in _REGISTRY:
         raise UserError(f"unknown env {name!r}; choose one of: {', '.join(ALL_ENVS)}")
-    return _REGISTRY[name][1]()
+    config = _REGISTRY[name][1]()
+    return config if mjcf_path is None else base.object_defaults(config, str(mjcf_path))
 
 
 def config_class(name: str) -> type[base.EnvConfig]:
@@ -31,7 +34,9 @@ def env_class(name: str) -> type[base.ReorientEnv]:
     return _REGISTRY[name][0]
 
 
-def load(name: str, config: base.EnvConfig | None = None, config_overrides: list[str] = ()) -> base.ReorientEnv:
-    """Build env `name` with its default config (or `config`), plus dotted overrides."""
-    config = apply_overrides(config or default_config(name), config_overrides)
-    return _REGISTRY[name][0](config)
+def load(name: str, config: base.EnvConfig | None = None, config_overrides: list[str] = (),
+         mjcf_path: str | None = None) -> base.ReorientEnv:
+    """Build env `name` with its default config (or `config`), plus dotted overrides, on the
+    object of the MJCF at `mjcf_path` (None: the built-in engine)."""
+    config = apply_overrides(config or default_config(name, mjcf_path), config_overrides)
+    return _REGISTRY[name][0](config, str(mjcf_path) if mjcf_path else None)

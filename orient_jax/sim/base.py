@@ -71,7 +71,9 @@ class RandomizationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RewardScales:
-    """Weights of the named reward terms (each logged as reward/<name>)."""
+    """Weights of the named reward terms (each logged as reward/<name>). An engine recipe:
+    tuned on the engine (5 kg, 0.22 m); they are angles and rates, so they carry over to other
+    objects as a starting point, not as tuned values."""
 
     alignment: float = 1.0
     """(1 + cos(error angle)) / 2: dense guidance from anywhere."""
@@ -106,9 +108,13 @@ class EnvConfig:
     success_hold_s: float = 1.0
     """...held continuously for this long (s)."""
     spawn_xy: float = 0.05
-    """Half-width of the square of random drop positions (m)."""
+    """Half-width of the square of random drop positions (m). Relative to the object:
+    `sim.default_config(name, mjcf_path)` makes it `SPAWN_XY_RADII` bounding radii, to the mm
+    (this default, 0.05 m, is that for the engine)."""
     max_ang_vel: float = 60.0
-    """An |angular velocity| above this (rad/s) counts as a blown-up simulation."""
+    """An |angular velocity| above this (rad/s) counts as a blown-up simulation. Relative to the
+    object: `sim.default_config(name, mjcf_path)` makes it `MAX_ANG_VEL_NATURAL` x the object's
+    natural angular speed sqrt(g / bounding radius), to the rad/s (60 for the engine)."""
     noise: NoiseConfig = NoiseConfig()
     randomization: RandomizationConfig = RandomizationConfig()
     reward: RewardScales = RewardScales()
@@ -119,7 +125,30 @@ class EnvConfig:
         check_range("success_angle_deg", self.success_angle_deg, 0.1, 180.0)
         check_range("success_ang_vel", self.success_ang_vel, 0.0, 100.0)
         check_range("success_hold_s", self.success_hold_s, 0.0, self.episode_s)
-        check_range("spawn_xy", self.spawn_xy, 0.0, 0.25)
+        check_range("spawn_xy", self.spawn_xy, 0.0, 2.0)
+        check_range("max_ang_vel", self.max_ang_vel, 1.0, 1e4)
+
+
+SPAWN_XY_RADII = 0.228
+"""`spawn_xy` for an object, in its bounding radii (0.05 m at the engine's 0.219 m)."""
+MAX_ANG_VEL_NATURAL = 8.97
+"""`max_ang_vel` for an object, in units of its natural angular speed sqrt(g / bounding radius)
+(60 rad/s at the engine's 6.69 rad/s): a smaller object legitimately spins faster."""
+
+
+def object_defaults(config: EnvConfig, mjcf_path: str) -> EnvConfig:
+    """`config` with the defaults that depend on the object set from the MJCF at `mjcf_path`:
+    `spawn_xy` and `max_ang_vel` (see their docs). Rounded (to the mm, to the rad/s) so that the
+    engine's MJCF gives back exactly the dataclass defaults."""
+    import math
+
+    import numpy as np
+
+    model = mujoco.MjModel.from_xml_path(str(mjcf_path))
+    radius = rigid_body.from_model(model).bounding_radius
+    gravity = float(np.linalg.norm(model.opt.gravity)) or 9.81
+    return dataclasses.replace(config, spawn_xy=round(SPAWN_XY_RADII * radius, 3),
+                               max_ang_vel=float(round(MAX_ANG_VEL_NATURAL * math.sqrt(gravity / radius))))
 
 
 @dataclasses.dataclass
@@ -178,6 +207,11 @@ class ReorientEnv:
         self.noise_model = noise_lib.load(config.noise.model_path)
         self.mjcf_path = str(mjcf_path or mjcf.MJCF_PATH)
         self.body = rigid_body.from_model(self.mj_model)
+        self.arena_half_size = rigid_body.arena_half_size(self.mj_model)
+        if config.spawn_xy + self.body.bounding_radius >= self.arena_half_size:
+            raise UserError(f"spawn_xy={config.spawn_xy} m: a drop at the edge of that square (object radius "
+                            f"{self.body.bounding_radius:.3g} m) would touch the arena's walls at "
+                            f"{self.arena_half_size:.3g} m")
         self._hull_geoms = jnp.asarray(self.body.collision_geoms)
         self._hull_points = jnp.asarray(self.body.hull_points, jnp.float32)  # body frame (P, 3)
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)

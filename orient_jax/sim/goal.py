@@ -14,6 +14,12 @@ averages of those features (`memory.py`), and around a trained policy the stall 
 Training starts (the curriculum behind the shipped goal policy, `scripts/train_goal.sh`): a
 share of the episodes starts at rest instead of dropped, since a converged policy rarely
 explores the full-torque tip that leaves a stable rest; evaluation always drops.
+
+Engine recipes: the curriculum's fractions and stages (`scripts/train_goal.sh`), the hold
+margin and the reward weights were tuned on the engine alone. Every value here is relative (a
+share of episodes, a share of the torque limit, an angle), so it runs for any object, but for
+another object it is a starting point, not a tuned recipe; the goal policy stays optional for
+imported objects.
 """
 
 from __future__ import annotations
@@ -34,18 +40,20 @@ from orient_jax.sim import reflex as reflex_lib
 class GoalConfig(base.EnvConfig):
     goal_hold_margin: float = 0.7
     """Targets are uniformly random orientations that the object can hold against gravity
-    using at most this fraction of its torque (balanced on its lowest point)."""
+    using at most this fraction of its torque (balanced on its lowest point). Engine recipe:
+    0.7 accepts ~41% of SO(3) for the engine; another object's share depends on its shape."""
     upright_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts at rest on the floor, upright with
-    a random yaw, instead of dropped. Upright is where a dropped object most often settles and
-    leaving it takes a deliberate full-torque tip over a base edge."""
+    """Training curriculum (engine recipe, `scripts/train_goal.sh`): this fraction of episodes
+    starts at rest on the floor, upright with a random yaw, instead of dropped. Upright is where
+    a dropped engine most often settles and leaving it takes a deliberate full-torque tip over a
+    base edge."""
     rest_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts at rest in one of the poses a
-    dropped, unpowered object settles in (`rest_poses.py`), at a random yaw."""
+    """Training curriculum (engine recipe): this fraction of episodes starts at rest in one of
+    the poses a dropped, unpowered object settles in (`rest_poses.py`), at a random yaw."""
     near_rest_start_fraction: float = 0.0
-    """Training curriculum: this fraction of episodes starts at rest in the settled pose (at
-    the yaw, of 8 random ones) nearest the episode's target: where a policy that cannot yet lift
-    the object onto the target's balancing point stops short of it."""
+    """Training curriculum (engine recipe): this fraction of episodes starts at rest in the
+    settled pose (at the yaw, of 8 random ones) nearest the episode's target: where a policy
+    that cannot yet lift the object onto the target's balancing point stops short of it."""
     stall_start_fraction: float = 0.0
     """Training curriculum: this fraction of episodes starts from a state of `stall_starts`
     (position, velocity, target and physics as recorded), with the whole episode to go."""

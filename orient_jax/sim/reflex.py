@@ -33,6 +33,9 @@ STALLED, PUSH_LEFT, PUSH, PUSHES = 0, 1, slice(2, 5), 5
 
 @dataclasses.dataclass(frozen=True)
 class ReflexConfig:
+    """Engine recipe: the defaults were chosen around the engine's goal policy (times in s,
+    angles, shares of the torque limit, so they apply to any object, untuned)."""
+
     enabled: bool = False
     """Wrap the policy in the stall reflex (needs `env.memory`: its state is a row of the memory)."""
     stall_s: float = 0.2

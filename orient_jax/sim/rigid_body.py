@@ -1,5 +1,5 @@
 """The object's facts as the MJCF states them: which body it is, its mass, centre of mass,
-collision hull and drop height.
+collision hull and drop height, and the size of the arena around it.
 
 Everything the envs need to know about the object is read here, by name and structure, from
 the compiled `MjModel`, so the sim never imports the object's source description: any MJCF
@@ -75,3 +75,19 @@ def from_model(model: mujoco.MjModel) -> RigidBody:
 def load(mjcf_path: str) -> RigidBody:
     """`from_model` of the MJCF file at `mjcf_path`."""
     return from_model(mujoco.MjModel.from_xml_path(str(mjcf_path)))
+
+
+def arena_half_size(model: mujoco.MjModel) -> float:
+    """Half the side of the walled arena (m): the nearest wall's distance from the world origin,
+    inf without walls. Walls are the world's plane geoms that are not horizontal (the floor is)."""
+    distances = []
+    for g in range(model.ngeom):
+        if model.geom_bodyid[g] != 0 or model.geom_type[g] != mujoco.mjtGeom.mjGEOM_PLANE:
+            continue
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+        normal = rot.reshape(3, 3)[:, 2]
+        if abs(normal[2]) > 0.5:  # the floor
+            continue
+        distances.append(abs(float(normal @ model.geom_pos[g])))
+    return min(distances) if distances else float("inf")
