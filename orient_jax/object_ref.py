@@ -16,10 +16,7 @@ import hashlib
 from pathlib import Path
 
 from orient_jax.errors import UserError
-
-FILES = ("object.json", "object.xml", "visual.glb")
-"""What an object folder must hold for training, export and bundling (objects/folder.py: REQUIRED);
-its content hash is over these."""
+from orient_jax.objects.folder import REQUIRED as FILES  # object.json, object.xml, visual.glb: the hash is over these
 
 
 @dataclasses.dataclass(frozen=True)

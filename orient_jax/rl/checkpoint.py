@@ -98,6 +98,16 @@ class PolicyArtifact:
     """The object folder the MJCF came from (a record: the folder may have moved since); "" = the engine."""
 
 
+def _carry(source: str | Path, folder: Path, name: str, what: str) -> str:
+    """Copy `source` into the artifact `folder` as `name` (what the policy was trained with
+    travels with it); returns `name`, the path policy.json records, relative to the folder."""
+    source = Path(source)
+    if not source.is_file():
+        raise UserError(f"{what} not found: {source}")
+    shutil.copyfile(source, folder / name)
+    return name
+
+
 def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
     """Write the policy artifact atomically: a temp folder, then a rename over the old one."""
     path = Path(path).resolve()
@@ -110,21 +120,15 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
     with fileio.local_checkpointer() as ckptr:
         ckptr.save(tmp / "params", tree)
     env_config = config_lib.to_dict(artifact.env_config)
-    if env_config["noise"]["model_path"]:  # the policy carries the noise it was trained with
-        source = Path(env_config["noise"]["model_path"])
-        if not source.is_file():
-            raise UserError(f"pose-error model not found: {source}")
-        shutil.copyfile(source, tmp / NOISE_MODEL_FILE)
-        env_config["noise"]["model_path"] = NOISE_MODEL_FILE
+    noise = env_config["noise"]
+    if noise["model_path"]:  # the policy carries the noise it was trained with
+        noise["model_path"] = _carry(noise["model_path"], tmp, NOISE_MODEL_FILE, "pose-error model")
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
             "env_config": env_config,
             "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
     if artifact.mjcf_path:  # the policy carries the physics it was trained on (none: the engine's)
-        source = Path(artifact.mjcf_path)
-        if not source.is_file():
-            raise UserError(f"the policy's MJCF not found: {source}")
-        shutil.copyfile(source, tmp / MJCF_FILE)
-        meta.update(mjcf=MJCF_FILE, mjcf_sha256=fileio.sha256_file(tmp / MJCF_FILE), object_dir=artifact.object_dir)
+        name = _carry(artifact.mjcf_path, tmp, MJCF_FILE, "the policy's MJCF")
+        meta.update(mjcf=name, mjcf_sha256=fileio.sha256_file(tmp / name), object_dir=artifact.object_dir)
     (tmp / "policy.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return fileio.publish_dir(tmp, path)
 
