@@ -1,7 +1,7 @@
 """The policies checked into models/checkpoints/ load and do their job on fresh starts.
 
 The full claims (>= 95% upright success over 1000 starts) come from
-`orient-jax eval` (see README); here a smaller count, on starts the README's numbers did not
+`orient-jax eval` (README, results table); here a smaller count, on starts the README's numbers did not
 use, with bounds that a broken or stale policy fails.
 """
 

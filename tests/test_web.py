@@ -357,7 +357,7 @@ def test_page_physics_matches_c_mujoco_in_flight(page, models):
 @pytest.mark.xfail(strict=False, reason=(
     "mujoco-js 0.0.7 is MuJoCo 3.3.8: its plane-vs-mesh (convex hull) collision returns one contact "
     "where C MuJoCo 3.17 returns two or more, and with iterations=4 the solvers' iterates differ; "
-    "on the floor the two builds part by degrees within 2 s (see README, Browser client)"))
+    "on the floor the two builds part by degrees within 2 s (docs/design.md, departures; docs/browser.md)"))
 def test_page_physics_matches_c_mujoco_on_the_floor(page, models):
     """DESIGN's bound with contact: same torques, same start on the floor, within 0.1 deg over 2 s."""
     import mujoco
