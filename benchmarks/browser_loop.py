@@ -79,8 +79,9 @@ def main() -> int:
                                                 "serve it as it is, page and models, instead of web/")
     p.add_argument("--episodes", type=int, default=20, help="seeded starts per setting (default 20)")
     p.add_argument("--pushes", type=int, default=10, help="push-recovery trials (default 10)")
-    p.add_argument("--push", type=float, default=3.0,
-                   help="angular impulse of a push, N m s, over 0.1 s (default 3.0: throws the upright engine over)")
+    p.add_argument("--push", type=float, default=None,
+                   help="angular impulse of a push, N m s, over 0.1 s (default: the manifest's object.push.impulse, "
+                        "3 N m s for the engine)")
     p.add_argument("--fps-seconds", type=float, default=10.0, help="frame-rate sampling window (default 10 s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "browser_loop.json")
@@ -102,6 +103,8 @@ def main() -> int:
             print("no exported models: building a development folder (untrained pose net)")
             models = wh.build_dev_models(Path(tmp) / "models")
         manifest = json.loads((models / "manifest.json").read_text())
+        if args.push is None:
+            args.push = float((manifest.get("object") or {}).get("push", {}).get("impulse", 3.0))
         root, mount, query = (args.bundle, None, "") if args.bundle else (wh.WEB, models, "models=/models/&")
         with serving(root, mount) as server, wh.browser() as ctx:
             url = f"http://127.0.0.1:{server.server_address[1]}/?{query}seed={args.seed}"

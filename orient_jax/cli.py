@@ -277,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _negative_axes_attached(argv: list[str]) -> list[str]:
+    """`--up -y` as `--up=-y`: argparse reads a value that starts with '-' as an option."""
+    out = []
+    for arg in argv:
+        if out and out[-1] == "--up" and arg in ("-x", "-y", "-z"):
+            out[-1] = f"--up={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = sys.argv[1:] if argv is None else argv
@@ -284,10 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {REMOVED_COMMANDS[argv[0]]}", file=sys.stderr)
         return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_negative_axes_attached(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    from orient_jax import compile_cache
+
+    compile_cache.enable()
     try:
         return args.func(args)
     except UserError as exc:

@@ -1,6 +1,31 @@
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# One compilation cache for the whole session (orient_jax/compile_cache.py): the controller makes
+# a fresh folder before the xdist workers start, and the workers and every CLI subprocess they
+# run inherit it, so a program compiled by one test (the tiny PPO update, the MJX step) is loaded
+# by the next instead of compiled again. Fresh per session: the suite's time is a cold start's.
+_CACHE_OWNER = "ORIENT_JAX_TEST_CACHE_OWNER"
+
+
+def pytest_configure(config):
+    from orient_jax import compile_cache
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get(_CACHE_OWNER):
+        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+        os.environ[compile_cache.ENV] = tempfile.mkdtemp(prefix="orient-jax-xla-")
+        os.environ[_CACHE_OWNER] = str(os.getpid())
+    compile_cache.enable()
+
+
+def pytest_unconfigure(config):
+    from orient_jax import compile_cache
+
+    if os.environ.get(_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ[compile_cache.ENV], ignore_errors=True)
 
 # `scripts/test.sh` runs the files on two xdist workers, whole files in collection order
 # (--dist loadfile --no-loadscope-reorder): the longest files go first so that the workers

@@ -52,34 +52,37 @@ def test_reset_and_step_shapes(env, jitted):
     assert env.policy_features(next_state.obs).shape[0] == N
 
 
-@pytest.mark.parametrize("kind", ["random", "extreme", "nan", "bang_bang"])
-def test_stays_finite_under_wild_actions(env, jitted, kind):
+def wild_actions(kind: str, key, steps: int = 150) -> jnp.ndarray:
+    """(steps, N, 3) actions: uniform, +-1e6, NaN, or always +1 (bang-bang)."""
+    shape = (steps, N, 3)
+    if kind == "random":
+        return jax.random.uniform(key, shape, minval=-1, maxval=1)
+    if kind == "extreme":
+        return jnp.sign(jax.random.normal(key, shape)) * 1e6
+    if kind == "nan":
+        return jnp.full(shape, jnp.nan)
+    return jnp.ones(shape)
+
+
+def test_stays_finite_under_wild_actions(env, jitted):
+    """150 steps of each kind of wild action (one compiled rollout, fed each kind in turn)."""
     venv, reset, step = jitted
-    state = reset(jax.random.PRNGKey(1))
-    key = jax.random.PRNGKey(2)
 
     @jax.jit
-    def run(state, key):
-        def body(state, k):
-            if kind == "random":
-                a = jax.random.uniform(k, (N, 3), minval=-1, maxval=1)
-            elif kind == "extreme":
-                a = jnp.sign(jax.random.normal(k, (N, 3))) * 1e6
-            elif kind == "nan":
-                a = jnp.full((N, 3), jnp.nan)
-            else:
-                a = jnp.ones((N, 3))
+    def run(state, actions):
+        def body(state, a):
             state, _ = step(state, a)
             return state, (state.reward, state.metrics["error_deg"])
 
-        return jax.lax.scan(body, state, jax.random.split(key, 150))
+        return jax.lax.scan(body, state, actions)
 
-    state, (rewards, errors) = run(state, key)
-    _check_finite(state)
-    assert np.all(np.isfinite(np.asarray(rewards))) and np.all(np.isfinite(np.asarray(errors)))
-    # The body stays inside the walled arena.
-    xy = np.asarray(state.data.qpos[:, :2])
-    assert np.all(np.abs(xy) < PhysicsConfig().arena_half_size)
+    for kind in ("random", "extreme", "nan", "bang_bang"):
+        state, (rewards, errors) = run(reset(jax.random.PRNGKey(1)), wild_actions(kind, jax.random.PRNGKey(2)))
+        _check_finite(state)
+        assert np.all(np.isfinite(np.asarray(rewards))) and np.all(np.isfinite(np.asarray(errors))), kind
+        # The body stays inside the walled arena.
+        xy = np.asarray(state.data.qpos[:, :2])
+        assert np.all(np.abs(xy) < PhysicsConfig().arena_half_size), kind
 
 
 def test_blow_up_is_detected_reset_and_counted():

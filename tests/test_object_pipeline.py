@@ -366,6 +366,55 @@ def test_the_bundles_page_runs_the_object(pipeline_run):
             assert any(u.endswith("/models/object.glb") for u in fetched), fetched
             assert not any("engine." in u for u in fetched), fetched
             assert "no policy_goal.onnx" in page.evaluate("document.body.innerText")
+            assert page.evaluate("document.title").endswith("wedge")
+            assert page.evaluate("document.getElementById('object-picker').hidden")  # one object: no picker
             assert errors == [], errors
     finally:
         server.shutdown()
+
+
+GALLERY_STATE = """() => ({name: document.getElementById('object-name').textContent,
+    picker: [...document.querySelectorAll('#object-picker option')].map((o) => o.value),
+    mjcf: window.orientApp.manifest && window.orientApp.manifest.asset.mjcf,
+    error: window.orientApp.error ? String(window.orientApp.error) : null})"""
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+@pytest.mark.browser
+def test_a_gallery_bundle_shows_every_object_behind_a_picker(pipeline_run, tmp_path):
+    """`orient-jax bundle --models A --models B`: one page, the first object by default, a picker
+    and ?object=NAME for the others, each with its own MJCF; an unknown name is one error line."""
+    import web_helpers as wh
+    from orient_jax.pipeline import gallery
+    from orient_jax.pipeline.deploy import check_bundle
+    from orient_jax.web import server as srv
+
+    root, _ = pipeline_run
+    models = root / "export" / "models"
+    dist = tmp_path / "dist"
+    out = run_cli("bundle", "--models", str(REPO / "models" / "export"), "--models", str(models), "--out", str(dist))
+    assert out.returncode == 0 and "engine, wedge" in out.stdout, out.stderr[-2000:]
+    assert [n for n, _ in gallery.read(dist / "public" / "gallery.json")] == ["engine", "wedge"]
+    assert check_bundle(dist)["object"]["name"] == "engine"
+    (dist / "public" / "objects" / "wedge" / "policy.onnx").write_bytes(b"changed")  # every object is checked
+    with pytest.raises(UserError, match="policy.onnx does not match"):
+        check_bundle(dist)
+    run_cli("bundle", "--models", str(REPO / "models" / "export"), "--models", str(models), "--out", str(dist))
+    # Bad galleries: one line each, nothing written.
+    twice = run_cli("bundle", "--models", str(models), "--models", str(models), "--out", str(tmp_path / "twice"))
+    assert twice.returncode == 2 and "ship the object 'wedge'" in twice.stderr and not (tmp_path / "twice").exists()
+    both = run_cli("bundle", "--models", str(models), "--gallery", str(dist / "public" / "gallery.json"),
+                   "--out", str(tmp_path / "both"))
+    assert both.returncode == 2 and "not both" in both.stderr
+    with srv.serving(dist) as server, wh.browser() as ctx:
+        page, errors = wh.open_page(ctx, srv.url_of(server, "?seed=1&physics=paused"))
+        assert page.evaluate(GALLERY_STATE) == {"name": "engine", "picker": ["engine", "wedge"], "mjcf": "engine.xml",
+                                                "error": None}
+        page.select_option("#object-picker", "wedge")  # reloads with ?object=wedge, the other parameters kept
+        page.wait_for_function("() => window.orientApp && window.orientApp.ready", timeout=60_000)
+        assert "object=wedge" in page.url and "seed=1" in page.url
+        assert page.evaluate(GALLERY_STATE)["mjcf"] == "object.xml"
+        assert page.evaluate("document.title").endswith("wedge") and errors == [], errors
+        page, _ = wh.open_page(ctx, srv.url_of(server, "?object=nope"), expect_error=True)
+        assert "?object=nope: not in the gallery; it has engine, wedge" in page.evaluate(GALLERY_STATE)["error"]

@@ -22,6 +22,8 @@ from orient_jax.errors import UserError
 from orient_jax.objects import folder, load, mass, torque
 from orient_jax.objects.importer import UP_AXES, ImportOptions, import_object
 
+REPO = Path(__file__).resolve().parent.parent
+
 DENSITY = 700.0
 
 
@@ -185,6 +187,34 @@ def test_engine_hull_gives_the_engines_torque_limit():
     result = torque.torque_limit(engine_mjcf.MJCF_PATH, engine_mjcf.PhysicsConfig().torque_margin, drops=64)
     assert result.limit == pytest.approx(engine_mjcf.action_scale(), abs=0.01)
     assert result.hardest == pytest.approx(engine_mjcf.max_tipping_torque(), rel=1e-3)
+
+
+def test_the_engines_folder_is_the_built_in_engine(tmp_path):
+    """`orient-jax object engine`: the engine through the object code. Its MJCF is engine.xml byte
+    for byte (same scene writer), its drops give the engine's torque limit, its camera is the
+    engine's, every env's defaults for it are the built-in ones, and the committed objects/engine
+    is what the command writes now."""
+    from orient_jax import object_ref, sim
+    from orient_jax.assets import mjcf as engine_mjcf
+    from orient_jax.export.manifest import DEFAULT_CAMERA
+
+    out = tmp_path / "engine"
+    proc = run_cli("object", "engine", "--out", str(out), "--no-preview", timeout=180)
+    assert proc.returncode == 0 and "torque limit 3.94 N m" in proc.stdout, proc.stderr[-2000:]
+    assert (out / folder.MJCF).read_bytes() == engine_mjcf.MJCF_PATH.read_bytes()
+    assert (out / folder.VISUAL).read_bytes() == engine_mjcf.MJCF_PATH.with_suffix(".glb").read_bytes()
+    obj = object_ref.resolve(out)
+    assert obj.name == "engine" and obj.camera == DEFAULT_CAMERA
+    for env in sim.ALL_ENVS:
+        assert sim.default_config(env, obj.mjcf) == sim.default_config(env)
+    committed = REPO / "objects" / "engine"
+    for name in (folder.MJCF, folder.VISUAL):
+        assert (committed / name).read_bytes() == (out / name).read_bytes(), name
+    fresh, shipped = obj.meta, folder.read_object(committed)
+    assert {k: v for k, v in shipped.items() if k not in ("versions", "preview")} == \
+        {k: v for k, v in fresh.items() if k not in ("versions", "preview")}
+    again = run_cli("object", "engine", "--out", str(out), "--no-preview", timeout=60)
+    assert again.returncode == 2 and "not empty" in again.stderr and "Traceback" not in again.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,11 +414,13 @@ def test_cli_import_and_force(tmp_path):
     path = write_mesh(tmp_path, trimesh.creation.box((0.1, 0.15, 0.2)), "brick.stl")
     out = tmp_path / "objects" / "brick"
     out.mkdir(parents=True)  # an empty folder is fine
-    proc = run_cli("object", "import", str(path), "--out", str(out), "--mass", "0.5", "--no-preview", timeout=180)
+    # "--up -y" as a user types it (argparse alone would read "-y" as an option)
+    proc = run_cli("object", "import", str(path), "--out", str(out), "--mass", "0.5", "--up", "-y", "--no-preview",
+                   timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "torque limit" in proc.stdout and "mass 0.5 kg from the mesh" in proc.stdout
     meta = folder.read_object(out)
-    assert meta["name"] == "brick" and meta["mass"]["kg"] == 0.5
+    assert meta["name"] == "brick" and meta["mass"]["kg"] == 0.5 and meta["transform"]["up_axis"] == "-y"
     with pytest.raises(UserError, match="not empty"):
         import_object(path, out, ImportOptions(drops=8))
     import_object(path, out, ImportOptions(force=True, mass=2.0, drops=8, preview=False))

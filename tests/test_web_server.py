@@ -70,8 +70,9 @@ def test_no_directory_listing(site):
 
 def test_the_demo_serves_the_committed_bundle_with_any_python(tmp_path):
     """`bash scripts/demo.sh` runs the server as a plain file (no package import, so no jax or
-    mujoco): it serves the committed models with the page's headers, and a missing models
-    folder is one `error:` line."""
+    mujoco): it serves every committed object (models/gallery.json) with the page's headers,
+    and a folder with neither a manifest nor a gallery is one `error:` line."""
+    import json
     import re
     import subprocess
     import sys
@@ -89,10 +90,15 @@ def test_the_demo_serves_the_committed_bundle_with_any_python(tmp_path):
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
         url = re.search(r"open (http://127\.0\.0\.1:(\d+)/\S*)", lines[1])
-        assert url and url.group(1).endswith("?models=/models/"), lines
-        status, headers, body = get(int(url.group(2)), "/models/manifest.json")
+        assert url and url.group(1).endswith("?gallery=/models/gallery.json"), lines
+        status, headers, body = get(int(url.group(2)), "/models/gallery.json")
         assert status == 200 and headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-        assert body == (repo / "models" / "export" / "manifest.json").read_bytes()
+        gallery = json.loads(body)
+        assert gallery["objects"][0] == {"name": "engine", "models": "export/"}
+        for entry in gallery["objects"]:  # every committed object's manifest is served
+            status, _, body = get(int(url.group(2)), f"/models/{entry['models']}manifest.json")
+            assert status == 200 and json.loads(body)["object"]["name"] == entry["name"]
+            assert body == (repo / "models" / entry["models"] / "manifest.json").read_bytes()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -34,6 +34,15 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_engine(args) -> int:
+    from orient_jax.objects.engine import write_engine
+
+    meta = write_engine(Path(args.out), force=args.force, preview=not args.no_preview)
+    print(f"wrote the built-in engine's object folder to {args.out}: {meta['mass']['kg']:.6g} kg, torque limit "
+          f"{meta['torque']['limit_nm']:g} N m, {len(meta['rests'])} rests")
+    return 0
+
+
 def register(sub) -> None:
     from orient_jax.objects import collision, importer, load, mass
 
@@ -85,3 +94,13 @@ def register(sub) -> None:
                         "a few seconds)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_import)
+
+    p = osub.add_parser("engine", help="write the built-in engine as an object folder (the default object of every stage)",
+                        description="Write the built-in engine's object folder: object.xml byte-identical to "
+                                    "orient_jax/assets/engine.xml, its visual.glb, and object.json and preview.png by "
+                                    "the importer's own code (drops, torque limit, camera). `--object objects/engine` "
+                                    "then runs exactly what a run without --object runs.")
+    p.add_argument("--out", default="objects/engine", metavar="DIR", help="the folder to write (default objects/engine)")
+    p.add_argument("--no-preview", action="store_true", help="skip preview.png")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_engine)

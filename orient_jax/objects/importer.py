@@ -208,7 +208,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
         if props.note:
             warnings.append(props.note)
         if limits.summary(config.torque_margin)["unreachable_rests"]:
-            warnings.append("the torque limit is capped so it cannot throw the object: some rests cannot be left")
+            warnings.append("the torque limit is capped so it cannot throw the object: some rests other than upright cannot be left")
 
         meta = {
             "format_version": folder.FORMAT_VERSION,

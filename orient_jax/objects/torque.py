@@ -95,7 +95,7 @@ class TorqueLimit:
                 "max_combined_nm": round(math.sqrt(3) * self.limit, 4), "rule": self.rule,
                 "max_angular_accel_rad_s2": round(self.spin_up, 1),
                 "drops": self.drops, "settled": self.settled,
-                "unreachable_rests": [i for i, r in enumerate(self.rests) if r.tip_torque > self.limit]}
+                "unreachable_rests": [i for i, r in enumerate(self.rests) if r.tip_torque > self.limit and not r.upright]}
 
 
 def _round(v, digits: int = 5) -> list[float]:

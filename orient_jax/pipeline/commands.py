@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orient_jax.errors import UserError
+
+DEFAULT_GALLERY = "models/gallery.json"
+
 
 def cmd_pipeline(args) -> int:
     from orient_jax.pipeline.run import run_pipeline
@@ -32,15 +36,24 @@ def cmd_pipeline(args) -> int:
 
 
 def cmd_bundle(args) -> int:
+    from orient_jax.pipeline import gallery
     from orient_jax.pipeline.run import build_bundle
 
+    if args.gallery and args.models:
+        raise UserError("give --models or --gallery, not both")
+    if args.models:
+        folders = [Path(m) for m in args.models]
+    elif args.gallery or Path(DEFAULT_GALLERY).is_file():
+        folders = [m for _, m in gallery.read(Path(args.gallery or DEFAULT_GALLERY))]
+    else:
+        folders = [Path("models/export")]
     obj = None
     if args.object:
         from orient_jax import object_ref
 
         obj = object_ref.resolve(args.object)
-    out = build_bundle(Path(args.models), Path(args.out), obj)
-    print(f"bundle written to {out}")
+    out = build_bundle(folders, Path(args.out), obj)
+    print(f"bundle written to {out}: {', '.join(name for name, _ in gallery.entries(folders))}")
     return 0
 
 
@@ -77,9 +90,14 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("bundle", help="assemble the static page and a models folder into one deployable folder")
-    p.add_argument("--models", default="models/export", help="models folder from `orient-jax export` (default models/export)")
+    p.add_argument("--models", action="append", metavar="DIR",
+                   help="a models folder from `orient-jax export`; repeat it for a gallery (the first is the "
+                        "page's default object, a picker and ?object=NAME show the others)")
+    p.add_argument("--gallery", metavar="FILE",
+                   help=f"a gallery.json listing models folders (default: {DEFAULT_GALLERY}, the committed "
+                        "engine and imported objects, when neither option is given; else models/export)")
     p.add_argument("--out", default="dist", help="bundle folder (default dist/)")
-    p.add_argument("--object", metavar="DIR", help="check that the models folder ships this object folder's MJCF")
+    p.add_argument("--object", metavar="DIR", help="check that the first models folder ships this object folder's MJCF")
     p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("deploy", help="copy the bundle to a directory or over ssh (rsync), with nginx/_headers configs",

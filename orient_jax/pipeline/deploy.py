@@ -22,7 +22,9 @@ MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "app
               ".xml": "application/xml", ".html": "text/html", ".css": "text/css", ".png": "image/png"}
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
                      "Cross-Origin-Resource-Policy": "same-origin"}
-MODELS_SUBDIR = "public/models"  # where the page looks for its models by default (web/src/loop.js)
+MODELS_SUBDIR = "public/models"  # the first object's models (web/src/load.js chooseObject)
+OBJECTS_SUBDIR = "public/objects"  # the gallery's other objects, one folder each
+GALLERY_FILE = "public/gallery.json"  # where the page looks for the gallery by default
 REMOTE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//).*$")  # user@host:path or host:path, not a URL
 
 
@@ -57,13 +59,25 @@ server {{
 
 
 def check_bundle(bundle: Path) -> dict:
-    """A bundle must hold the page and a models manifest whose hashes verify."""
-    from orient_jax.export.manifest import read_manifest
+    """A bundle must hold the page and, for every object of its gallery (or its one
+    `public/models/` when it has none), a manifest whose files' hashes verify. Returns the first
+    object's manifest."""
+    from orient_jax.pipeline import gallery
 
     bundle = Path(bundle)
     if not (bundle / "index.html").is_file():
         raise UserError(f"{bundle} is not a bundle (no index.html); build one with `orient-jax pipeline` or `orient-jax bundle`")
-    models_dir = bundle / MODELS_SUBDIR
+    if (bundle / GALLERY_FILE).is_file():
+        folders = [models for _, models in gallery.read(bundle / GALLERY_FILE)]
+    else:
+        folders = [bundle / MODELS_SUBDIR]
+    manifests = [_check_models(bundle, models) for models in folders]
+    return manifests[0]
+
+
+def _check_models(bundle: Path, models_dir: Path) -> dict:
+    from orient_jax.export.manifest import read_manifest
+
     manifest = read_manifest(models_dir)  # present, parseable, the right version
     for name, model in manifest.get("models", {}).items():
         path = models_dir / model["file"]

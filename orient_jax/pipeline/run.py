@@ -16,6 +16,7 @@ a changed object reruns what depends on it. The folder is checked before any sta
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -183,21 +184,24 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> 
     return stages
 
 
-def build_bundle(models: Path, dist: Path, obj=None) -> Path:
-    """The static page (index.html, src/, vendor/) + its models in `public/models/`, atomically.
-    With `obj` (an `object_ref.ObjectRef`), the models folder must ship that object's MJCF."""
-    from orient_jax.pipeline.deploy import MODELS_SUBDIR, check_bundle, headers_file, nginx_config
+def build_bundle(models: Path | list[Path], dist: Path, obj=None) -> Path:
+    """The static page (index.html, src/, vendor/) + its models, atomically. `models`: one models
+    folder, or several (a gallery: the first in `public/models/`, the others in
+    `public/objects/NAME/`, listed in `public/gallery.json`; see `gallery.py`). With `obj` (an
+    `object_ref.ObjectRef`), the first models folder must ship that object's MJCF."""
+    from orient_jax.pipeline import gallery
+    from orient_jax.pipeline.deploy import GALLERY_FILE, MODELS_SUBDIR, OBJECTS_SUBDIR, check_bundle, headers_file, nginx_config
 
     if not (WEB / "vendor" / "VERSIONS.json").is_file():
         raise UserError(f"{WEB / 'vendor'} is missing: run `bash scripts/setup_browser.sh` first")
-    if not (Path(models) / "manifest.json").is_file():
-        raise UserError(f"{models} has no manifest.json (run `orient-jax export` first)")
+    items = gallery.entries([models] if isinstance(models, (str, Path)) else list(models))
     if obj is not None:
         from orient_jax.export.manifest import read_manifest
 
-        shipped = Path(models) / read_manifest(Path(models))["asset"]["mjcf"]
+        first = items[0][1]
+        shipped = first / read_manifest(first)["asset"]["mjcf"]
         if not shipped.is_file() or sha256_file(shipped) != sha256_file(obj.mjcf):
-            raise UserError(f"{models} does not hold object {obj.name!r} ({shipped.name} is not {obj.mjcf}): "
+            raise UserError(f"{first} does not hold object {obj.name!r} ({shipped.name} is not {obj.mjcf}): "
                             f"export it with --object {obj.dir}")
     tmp = dist.with_name(dist.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -205,7 +209,12 @@ def build_bundle(models: Path, dist: Path, obj=None) -> Path:
     shutil.copy2(WEB / "index.html", tmp / "index.html")
     shutil.copytree(WEB / "src", tmp / "src")
     shutil.copytree(WEB / "vendor", tmp / "vendor")
-    shutil.copytree(models, tmp / MODELS_SUBDIR)
+    listed = []
+    for i, (name, folder) in enumerate(items):
+        sub = MODELS_SUBDIR if i == 0 else f"{OBJECTS_SUBDIR}/{name}"
+        shutil.copytree(folder, tmp / sub)
+        listed.append((name, str(Path(sub).relative_to(Path(GALLERY_FILE).parent))))
+    (tmp / GALLERY_FILE).write_text(json.dumps(gallery.document(listed), indent=2) + "\n")
     (tmp / "_headers").write_text(headers_file())
     (tmp / "nginx.conf").write_text(nginx_config("/var/www/orient-jax"))
     check_bundle(tmp)

@@ -19,13 +19,13 @@ def cmd_serve(args) -> int:
         raise UserError(f"{root / 'vendor'} is missing: run `bash scripts/setup_browser.sh` "
                         "(or `npm ci && node scripts/vendor.mjs` in web/)")
     models = Path(args.models) if args.models else None
-    if models is not None and not (models / "manifest.json").is_file():
-        raise UserError(f"{models} has no manifest.json (fill it with `orient-jax export --out {models}`)")
+    query = srv.models_query(models) if models is not None else ""
+    if query is None:
+        raise UserError(f"{models} has neither manifest.json nor gallery.json (fill it with `orient-jax export --out {models}`)")
     try:
         server = srv.make_server(root, models, args.host, args.port)
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    query = "?models=/models/" if models is not None else ""
     print(f"serving {root.resolve()}" + (f" (models: {models.resolve()} at /models/)" if models else ""))
     print(f"open {srv.url_of(server, query)}", flush=True)
     srv.serve_until_interrupted(server)
@@ -35,8 +35,9 @@ def cmd_serve(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("serve", help="serve the browser client (web/) with COOP/COEP headers")
     p.add_argument("--root", default=str(REPO / "web"), help="folder with index.html (default: the repo's web/)")
-    p.add_argument("--models", help="models folder (manifest.json, *.onnx, engine.*) to mount at /models/ "
-                                    "(default: the page loads web/public/models/)")
+    p.add_argument("--models", help="folder to mount at /models/: a models folder (manifest.json, *.onnx, the "
+                                    "object's MJCF and glb) or a gallery's (gallery.json, e.g. models/) "
+                                    "(default: the page loads web/public/)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.set_defaults(func=cmd_serve)

@@ -148,6 +148,16 @@ def serving(root: Path, models: Path | None = None, host: str = "127.0.0.1", por
         thread.join(timeout=5)
 
 
+def models_query(models: Path) -> str | None:
+    """The page's query for a folder mounted at /models/: its gallery when it has one
+    (gallery.json), else the folder itself (manifest.json); None when it has neither."""
+    if (Path(models) / "gallery.json").is_file():
+        return "?gallery=/models/gallery.json"
+    if (Path(models) / "manifest.json").is_file():
+        return "?models=/models/"
+    return None
+
+
 def serve_until_interrupted(server: Server) -> None:
     """Serve until Ctrl-C, then close the socket."""
     try:
@@ -167,24 +177,28 @@ def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parent.parent.parent
     parser = argparse.ArgumentParser(description="Serve the browser client with the headers it needs.")
     parser.add_argument("--root", default=str(repo / "web"), help="folder with index.html (default: web/)")
-    parser.add_argument("--models", default=str(repo / "models" / "export"),
-                        help="models folder mounted at /models/ (default: the committed models/export)")
+    parser.add_argument("--models", default=str(repo / "models"),
+                        help="folder mounted at /models/: a models folder (manifest.json) or a gallery's "
+                             "(gallery.json; default: the committed models/, every shipped object)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     args = parser.parse_args(argv)
     root, models = Path(args.root), Path(args.models)
-    for need, hint in ((root / "vendor" / "VERSIONS.json", "run `bash scripts/setup_browser.sh`"),
-                       (models / "manifest.json", "export one with `orient-jax export`")):
-        if not need.is_file():
-            print(f"error: {need} is missing: {hint}", file=sys.stderr)
-            return 2
+    if not (root / "vendor" / "VERSIONS.json").is_file():
+        print(f"error: {root / 'vendor' / 'VERSIONS.json'} is missing: run `bash scripts/setup_browser.sh`", file=sys.stderr)
+        return 2
+    query = models_query(models)
+    if query is None:
+        print(f"error: {models} has neither manifest.json nor gallery.json: export one with `orient-jax export`",
+              file=sys.stderr)
+        return 2
     try:
         server = make_server(root, models, args.host, args.port)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"serving {root.resolve()} (models: {models.resolve()} at /models/)")
-    print(f"open {url_of(server, '?models=/models/')}", flush=True)
+    print(f"open {url_of(server, query)}", flush=True)
     serve_until_interrupted(server)
     return 0
 

@@ -1,25 +1,54 @@
 // Loading: the manifest (checked), the object's constants (manifest.object), the rendering
-// backend, the page's modules, then physics, models, the engine's look, the main view and the
+// backend, the page's modules, then physics, models, the object's look, the main view and the
 // pose camera. No vendored import at the top: a page whose vendor/ is missing still shows why.
 import { showNotice, setStatus } from './ui.js';
 
 export const MANIFEST_VERSION = 1;
+export const GALLERY_VERSION = 1;
 
-export async function loadManifest(dir) {
-  const url = new URL('manifest.json', new URL(dir.replace(/\/?$/, '/'), location.href)).href;
+async function fetchJson(url, what) {
   let res;
   try {
     res = await fetch(url);
   } catch (e) {
-    throw new Error(`the manifest ${url} failed to load: ${e.message}`);
+    throw new Error(`${what} ${url} failed to load: ${e.message}`);
   }
-  if (!res.ok) throw new Error(`the manifest ${url} failed to load: HTTP ${res.status}. Fill the models folder with \`orient-jax export --out web/public/models\`, or point ?models= at one.`);
-  let m;
+  if (!res.ok) return { status: res.status };
   try {
-    m = await res.json();
+    return { status: res.status, json: await res.json() };
   } catch (e) {
-    throw new Error(`the manifest ${url} is not valid JSON: ${e.message}`);
+    throw new Error(`${what} ${url} is not valid JSON: ${e.message}`);
   }
+}
+
+/** Which models folder to load, and the gallery it belongs to.
+ *  ?models=DIR: that folder alone (no picker). Otherwise the gallery (?gallery=URL, default
+ *  public/gallery.json, written by `orient-jax bundle`): {version, objects: [{name, models}]},
+ *  each `models` relative to the gallery file; ?object=NAME picks one (default: the first).
+ *  A bundle without a gallery file (an older one) loads public/models/ alone.
+ *  Returns {models: URL of the folder, name: the object's name or null, gallery: [{name, models}]}. */
+export async function chooseObject(config) {
+  if (config.models) return { models: config.models, name: null, gallery: [] };
+  const url = new URL(config.gallery || 'public/gallery.json', location.href).href;
+  const { status, json } = await fetchJson(url, 'the gallery');
+  if (status === 404 && !config.gallery) {
+    if (config.object) throw new Error(`?object=${config.object}: this page has no gallery (${url} is missing), only public/models/`);
+    return { models: 'public/models/', name: null, gallery: [] };
+  }
+  if (!json) throw new Error(`the gallery ${url} failed to load: HTTP ${status}`);
+  if (json.version !== GALLERY_VERSION || !Array.isArray(json.objects) || json.objects.length === 0) {
+    throw new Error(`the gallery ${url} is not a version-${GALLERY_VERSION} gallery with at least one object; rebuild it with \`orient-jax bundle\``);
+  }
+  const gallery = json.objects.map((o) => ({ name: String(o.name), models: new URL(String(o.models).replace(/\/?$/, '/'), url).href }));
+  const pick = config.object ? gallery.find((o) => o.name === config.object) : gallery[0];
+  if (!pick) throw new Error(`?object=${config.object}: not in the gallery; it has ${gallery.map((o) => o.name).join(', ')}`);
+  return { models: pick.models, name: pick.name, gallery };
+}
+
+export async function loadManifest(dir) {
+  const url = new URL('manifest.json', new URL(dir.replace(/\/?$/, '/'), location.href)).href;
+  const { status, json: m } = await fetchJson(url, 'the manifest');
+  if (!m) throw new Error(`the manifest ${url} failed to load: HTTP ${status}. Fill the models folder with \`orient-jax export --out web/public/models\`, or point ?models= at one.`);
   if (m.version !== MANIFEST_VERSION) {
     throw new Error(`the manifest ${url} has version ${JSON.stringify(m.version)}; this page reads version ${MANIFEST_VERSION}. Re-export the models or update the page.`);
   }
@@ -104,9 +133,9 @@ export async function loadModules() {
   }
 }
 
-/** Physics and models (in parallel), the engine's look, the main view and the pose camera. */
+/** Physics and models (in parallel), the object's look, the main view and the pose camera. */
 export async function loadScene({ config, manifest, base, backend, object, mods }) {
-  const { Physics, Inference, View, PoseCamera, loadGlb, engineFromGeoms } = mods;
+  const { Physics, Inference, View, PoseCamera, loadGlb, lookFromGeoms } = mods;
   setStatus('loading physics and models…');
   const cores = navigator.hardwareConcurrency || 2;
   const threads = config.threads > 0 ? config.threads : crossOriginIsolated ? Math.max(1, Math.min(4, cores - 1)) : 1;
@@ -117,22 +146,22 @@ export async function loadScene({ config, manifest, base, backend, object, mods 
                        proxy: config.proxy }),
   ]);
 
-  // The engine's look: the .glb when the models folder has one, else the MJCF's visual geoms.
-  let engine = null;
+  // The object's look: the .glb when the models folder has one, else the MJCF's visual geoms.
+  let look = null;
   if (manifest.asset.glb) {
     try {
-      engine = await loadGlb(new URL(manifest.asset.glb, base).href);
+      look = await loadGlb(new URL(manifest.asset.glb, base).href);
     } catch (e) {
-      throw new Error(`the engine model ${manifest.asset.glb} could not be read: ${e.message}`);
+      throw new Error(`the object's model ${manifest.asset.glb} could not be read: ${e.message}`);
     }
   }
-  if (!engine) {
-    engine = engineFromGeoms(physics.visualGeoms());
-    showNotice('No engine.glb in the models folder: drawing the MJCF\'s boxes and cylinders instead. The pose model was trained on the .glb\'s look, so its predictions may be off.');
+  if (!look) {
+    look = lookFromGeoms(physics.visualGeoms());
+    showNotice('No .glb in the models folder: drawing the MJCF\'s boxes and cylinders instead. The pose model was trained on the .glb\'s look, so its predictions may be off.');
   }
 
-  const view = await View.create(document.getElementById('view'), { backend, engine, arena: physics.arenaGeoms(),
+  const view = await View.create(document.getElementById('view'), { backend, look, arena: physics.arenaGeoms(),
                                                                     quality: config.quality, sizes: object.view });
-  const poseCam = new PoseCamera(engine, manifest.camera, manifest.render || {});
+  const poseCam = new PoseCamera(look, manifest.camera, manifest.render || {});
   return { physics, inference, view, poseCam, threads };
 }

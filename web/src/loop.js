@@ -5,7 +5,12 @@
 // window.orientApp in hook.js. Object-sized constants come from the manifest's `object` section.
 //
 // URL parameters (a link reproduces a run):
-//   ?models=DIR      models folder with manifest.json (default public/models/)
+//   ?object=NAME     which object of the gallery to show (default: its first); the page's
+//                    picker switches with this parameter
+//   ?gallery=URL     the gallery file listing the objects' models folders (default
+//                    public/gallery.json, written by `orient-jax bundle`)
+//   ?models=DIR      one models folder with manifest.json, no gallery (default: from the gallery,
+//                    else public/models/)
 //   ?seed=N          seed of the random resets and targets (default 0)
 //   ?obs=predicted|truth   what the policy sees (default predicted)
 //   ?mode=policy|off       policy on or off (default policy)
@@ -27,15 +32,17 @@
 //                    in the same step (DESIGN.md's sequence; slower on a software GPU)
 //   ?proxy=1         run ONNX Runtime (wasm) in its proxy worker: the main thread draws while
 //                    the models run (smoother frames; on 2 cores fewer control steps/s)
-import { UI, showNotice, setStatus } from './ui.js';
+import { UI, showNotice, setStatus, showObject } from './ui.js';
 import { app, fail, expose } from './hook.js';
-import { loadManifest, chooseBackend, loadModules, loadScene, objectSettings } from './load.js';
+import { chooseObject, loadManifest, chooseBackend, loadModules, loadScene, objectSettings } from './load.js';
 
 const params = new URLSearchParams(location.search);
 const intParam = (k, d) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Math.trunc(Number(params.get(k))) : d);
 
 const config = {
-  models: params.get('models') || 'public/models/',
+  models: params.get('models'),
+  gallery: params.get('gallery'),
+  object: params.get('object'),
   seed: intParam('seed', 0),
   obs: params.get('obs') === 'truth' ? 'truth' : 'predicted',
   mode: params.get('mode') === 'off' ? 'off' : 'policy',
@@ -83,8 +90,11 @@ const stats = { fps: 0, stepsPerSec: 0, frames: 0, lastT: performance.now(), las
 
 async function init() {
   setStatus('loading the manifest…');
-  const loaded = await loadManifest(config.models);
+  const choice = await chooseObject(config);
+  const loaded = await loadManifest(choice.models);
   manifest = loaded.manifest;
+  const objectName = manifest.object?.name || choice.name || 'engine';
+  showObject(objectName, choice.gallery);
   backend = await chooseBackend(config.backend);
   mainBackend = backend;
   const mods = await loadModules();

@@ -1,4 +1,4 @@
-// Physics: the official MuJoCo WebAssembly build (npm mujoco-js) stepping the very engine.xml
+// Physics: the official MuJoCo WebAssembly build (npm mujoco-js) stepping the very MJCF
 // the models folder ships (the same file Python trains on). The object is the body the manifest
 // names (object.body; else the body with the free joint), found by name in the model. Its free
 // joint's qpos[3:7] is [w, x, y, z]: frames.fromMujoco/toMujoco convert at this boundary only;
@@ -18,7 +18,7 @@ async function loadMujoco() {
 /** Files an MJCF names (meshes, textures, includes), relative to the MJCF. */
 function referencedFiles(xml) {
   const doc = new DOMParser().parseFromString(xml, 'application/xml');
-  if (doc.querySelector('parsererror')) throw new Error('engine.xml is not valid XML');
+  if (doc.querySelector('parsererror')) throw new Error('the MJCF is not valid XML');
   const compiler = doc.querySelector('compiler');
   const meshdir = compiler?.getAttribute('meshdir') || compiler?.getAttribute('assetdir') || '';
   const files = [];
@@ -76,10 +76,10 @@ export class Physics {
       }
       mj.FS.writeFile(path, new Uint8Array(await r.arrayBuffer()));
     }
-    mj.FS.writeFile(`${dir}/engine.xml`, xml);
+    mj.FS.writeFile(`${dir}/object.xml`, xml);
     let model;
     try {
-      model = mj.MjModel.loadFromXML(`${dir}/engine.xml`);
+      model = mj.MjModel.loadFromXML(`${dir}/object.xml`);
     } catch (e) {
       const msg = typeof e === 'number' && mj.getExceptionMessage ? mj.getExceptionMessage(e) : e?.message || String(e);
       throw new Error(`MuJoCo ${mj.mj_versionString()} refused the MJCF: ${msg}`);

@@ -1,4 +1,4 @@
-// Rendering (three.js): the main view (arena, engine, ghost of the prediction, torque arrows,
+// Rendering (three.js): the main view (arena, the object, ghost of the prediction, torque arrows,
 // target gizmo, orbit controls) and the pose camera's offscreen 128 x 128 render that feeds
 // pose.onnx. World frame handling lives in frames.js; everything here is placed under
 // worldRoot() in world (Z-up) coordinates.
@@ -51,7 +51,7 @@ export async function loadGlb(url) {
 }
 
 /** Fallback: boxes and cylinders from the MJCF's visual geoms (body frame). */
-export function engineFromGeoms(geoms) {
+export function lookFromGeoms(geoms) {
   const body = new THREE.Group();
   for (const g of geoms) {
     let geo;
@@ -74,8 +74,8 @@ function shadows(obj, cast, receive) {
   return obj;
 }
 
-function ghostOf(engine, color) {
-  const g = engine.clone(true);
+function ghostOf(look, color) {
+  const g = look.clone(true);
   g.traverse((o) => {
     if (o.isMesh) {
       o.material = new THREE.MeshStandardMaterial({ color, transparent: true, opacity: 0.45, roughness: 0.6, depthWrite: false });
@@ -116,7 +116,7 @@ export class View {
   /** sizes: the object-sized lengths (m) of manifest object.view: {ghost_lift (the prediction's
    *  ghost above the body), axes (drawn body axes), target_height (the goal ghost's origin),
    *  look_at_height (the orbit centre)}. */
-  static async create(container, { backend, engine, arena, sizes, quality = 'auto' }) {
+  static async create(container, { backend, look, arena, sizes, quality = 'auto' }) {
     let renderer, lean = false;
     if (backend === 'webgpu') {
       const { WebGPURenderer } = await import('three/webgpu');
@@ -128,10 +128,10 @@ export class View {
       lean = quality === 'auto' && softwareWebGL();
       renderer = new THREE.WebGLRenderer({ antialias: !lean });
     }
-    return new View(container, renderer, backend, engine, arena, lean, sizes);
+    return new View(container, renderer, backend, look, arena, lean, sizes);
   }
 
-  constructor(container, renderer, backend, engine, arena, lean, sizes) {
+  constructor(container, renderer, backend, look, arena, lean, sizes) {
     this.renderer = renderer;
     this.sizes = sizes;
     this.backend = backend;
@@ -168,7 +168,7 @@ export class View {
     scene.add(world);
     this.addArena(arena);
 
-    this.body = shadows(engine.clone(true), true, true);
+    this.body = shadows(look.clone(true), true, true);
     world.add(this.body);
     this.torqueArrows = [[1, 0, 0, 0xff5252], [0, 1, 0, 0x66bb6a], [0, 0, 1, 0x42a5f5]].map(([x, y, z, c]) => {
       const a = arrow([x, y, z], c);
@@ -178,13 +178,13 @@ export class View {
     this.bodyAxes = axesTriad(this.sizes.axes);
     this.body.add(this.bodyAxes);
 
-    // The prediction: a ghost engine floating above the true one, with its axes.
-    this.ghost = ghostOf(engine, 0x4fc3f7);
+    // The prediction: a ghost of the object floating above the true one, with its axes.
+    this.ghost = ghostOf(look, 0x4fc3f7);
     this.ghost.add(axesTriad(this.sizes.axes));
     world.add(this.ghost);
 
     // Goal mode: the target orientation, drawn as a ghost in the arena's far corner.
-    this.target = ghostOf(engine, 0xffd54f);
+    this.target = ghostOf(look, 0xffd54f);
     this.target.add(axesTriad(this.sizes.axes));
     this.target.position.set(-0.72, 0.72, this.sizes.target_height);
     this.target.visible = false;
@@ -281,7 +281,7 @@ export class View {
     this.renderer.render(this.scene, this.camera);
   }
 
-  /** Pointer (client px) -> {point (world), local (body frame)} on the engine, or null. */
+  /** Pointer (client px) -> {point (world), local (body frame)} on the object, or null. */
   pick(clientX, clientY) {
     const r = this.renderer.domElement.getBoundingClientRect();
     const ndc = new THREE.Vector2(((clientX - r.left) / r.width) * 2 - 1, -((clientY - r.top) / r.height) * 2 + 1);
@@ -317,7 +317,7 @@ export class View {
  * and read back as float32 RGB in [0, 1], NHWC, top row first.
  */
 export class PoseCamera {
-  constructor(engine, camera, render = {}) {
+  constructor(look, camera, render = {}) {
     const opts = { ...POSE_RENDER_DEFAULTS, ...render, sun: { ...POSE_RENDER_DEFAULTS.sun, ...(render.sun || {}) } };
     this.w = camera.width;
     this.h = camera.height;
@@ -361,7 +361,7 @@ export class PoseCamera {
     scene.add(sun);
     const world = worldRoot();
     scene.add(world);
-    this.body = shadows(engine.clone(true), !!opts.shadows, !!opts.shadows);
+    this.body = shadows(look.clone(true), !!opts.shadows, !!opts.shadows);
     world.add(this.body);
 
     this.camera = new THREE.PerspectiveCamera(camera.fov_y_deg, this.w / this.h, 0.01, 20);

@@ -1,4 +1,4 @@
-// Goal targets the engine can hold, sampled as the training's goal task samples them
+// Goal targets the object can hold, sampled as the training's goal task samples them
 // (orient_jax/sim/goal.py): uniformly random orientations balanced on the hull's lowest point
 // with at most `margin` of the torque limit against gravity; of 16 uniform candidates the first
 // holdable one, else the easiest. (A uniformly random target is unreachable 59 % of the time.)

@@ -27,6 +27,27 @@ export function setStatus(text, cls = '') {
   el.className = cls;
 }
 
+/** Name the object in the title and heading; with a gallery of several, a picker that reloads
+ *  the page with ?object=NAME (a fresh physics, models and scene; the other parameters kept). */
+export function showObject(name, gallery) {
+  document.title = `orient-jax — ${name}`;
+  $('object-name').textContent = name;
+  const picker = $('object-picker');
+  if (gallery.length < 2) return;
+  for (const o of gallery) {
+    const opt = document.createElement('option');
+    opt.value = opt.textContent = o.name;
+    opt.selected = o.name === name;
+    picker.appendChild(opt);
+  }
+  picker.hidden = false;
+  picker.onchange = () => {
+    const params = new URLSearchParams(location.search);
+    params.set('object', picker.value);
+    location.search = params.toString();
+  };
+}
+
 const fmtQ = (q) => (q ? `[${q.map((c) => c.toFixed(2).padStart(5)).join(',')}]` : '-');
 const fmtV = (v) => (v ? `[${v.map((c) => c.toFixed(2).padStart(5)).join(',')}]` : '-');
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README gallery, one row per object: import its committed source mesh, run the cpu-quick
+# pipeline for it, evaluate its upright policy on 1000 noisy starts (under the object's own
+# measured pose-error model, which the policy carries), run the browser loop with vision in
+# headless Chromium, and copy the exported models and the reports to models/objects/NAME/ (the
+# policy artifact, with the MJCF and error model it carries, to models/checkpoints/NAME-upright/).
+# `orient-jax bundle` then bundles the committed gallery (models/gallery.json: the engine
+# first, then these) into dist/.
+#
+#   bash scripts/gallery.sh              # every object (duck bunny palm), ~40-45 min each on 2 cores
+#   bash scripts/gallery.sh duck         # one row
+#
+# Cached like the pipeline: rerunning skips finished stages (runs/pipeline-cpu-quick-NAME/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/setup_browser.sh
+OJ=.venv/bin/orient-jax
+SRC=objects/sources
+
+import_args() {  # the import command of each committed source mesh (see objects/sources/*/SOURCE.md)
+  case "$1" in
+    duck)  echo "$SRC/duck/duck.obj --up y --size 0.2" ;;
+    bunny) echo "$SRC/bunny/bunny.obj --up y --size 0.2" ;;
+    palm)  echo "$SRC/palm/palm.obj --up=-y --scale 0.001" ;;
+    *) echo "error: unknown gallery object '$1' (duck, bunny, palm)" >&2; return 2 ;;
+  esac
+}
+
+objects=("$@")
+[ ${#objects[@]} -gt 0 ] || objects=(duck bunny palm)
+for name in "${objects[@]}"; do
+  args=$(import_args "$name")
+  note=$(sed -n 's/^note: //p' "$SRC/$name/SOURCE.md")
+  [ -f "objects/$name/object.json" ] || $OJ object import $args --out "objects/$name" --source-note "$note"
+  run="runs/pipeline-cpu-quick-$name"
+  $OJ pipeline --object "objects/$name" --preset cpu-quick --no-serve --root "$run" --dist "$run/dist"
+  out="models/objects/$name"
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+  cp -r "$run/export/models/." "$out.tmp/"
+  mkdir -p "$out.tmp/eval"
+  cp "$run/eval_pose/pose_eval.json" "$run/eval_pose/pose_error_model.json" "$out.tmp/eval/"
+  rm -rf "models/checkpoints/$name-upright" && cp -r "$run/train_policy/policy" "models/checkpoints/$name-upright"
+  $OJ eval --policy "models/checkpoints/$name-upright" --out "$out.tmp/eval/upright"
+  .venv/bin/python benchmarks/browser_loop.py --models "$out.tmp" --episodes 20 --out "$out.tmp/eval/browser_loop.json"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+done
