@@ -54,13 +54,17 @@ def kill_targets(kills: int) -> list[str]:
     return [STAGES[i * len(STAGES) // kills] for i in range(kills)]
 
 
-def run_with_kills(root: Path, preset: str, kills: int, seed: int, max_delay_s: float, log=print) -> dict:
+def run_with_kills(root: Path, preset: str, kills: int, seed: int, max_delay_s: float, log=print,
+                   object_dir: Path | None = None) -> dict:
     """SIGKILL the pipeline `kills` times, each inside a chosen stage at a random point, resume
-    after each, then let it finish; returns a report with where every kill landed."""
+    after each, then let it finish; returns a report with where every kill landed. With
+    `object_dir`, the pipeline of that object folder (`--object`)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     cmd = CLI + ["pipeline", "--preset", preset, "--root", str(root), "--no-serve", "--dist", str(root / "dist")]
+    if object_dir is not None:
+        cmd += ["--object", str(object_dir)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     landed: list[dict] = []
     rounds = 0

@@ -29,19 +29,21 @@ def _leaves(policy_dir):
 
 @pytest.mark.slow
 def test_two_processes_train_what_one_process_trains(tmp_path):
-    one_env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    base_flags = os.environ.get("XLA_FLAGS", "")  # the suite's own (tests/conftest.py), same for both runs
+    one_env = {**os.environ, "XLA_FLAGS": f"{base_flags} --xla_force_host_platform_device_count=2"}
     one = subprocess.Popen(CLI + TRAIN + ["--workdir", str(tmp_path / "one")], env=one_env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     port = _free_port()
     procs = [subprocess.Popen(CLI + TRAIN + ["--workdir", str(tmp_path / "two"), "--coordinator", f"127.0.0.1:{port}",
                                              "--num-processes", "2", "--process-id", str(i)],
-                              env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"},
+                              env={**os.environ, "XLA_FLAGS": base_flags},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(2)]
     outputs = [p.communicate(timeout=900)[0] for p in [one, *procs]]
     for p, out in zip([one, *procs], outputs):
         assert p.returncode == 0, out[-3000:]
     assert "policy written" in outputs[1] and "policy written" not in outputs[2]  # process 0 reports
+    assert "32 envs on 2 device(s)\n" in outputs[0] and "32 envs on 2 device(s) in 2 processes" in outputs[1]
 
     single, multi = _leaves(tmp_path / "one" / "policy"), _leaves(tmp_path / "two" / "policy")
     assert len(single) == len(multi)

@@ -1,13 +1,12 @@
-"""An imported object through the product: `--object DIR` on train, eval, export, bundle and the
-pipeline (orient_jax/object_ref.py, sim.default_config / sim.load with an MJCF, the policy
-artifact's MJCF, the export's object assets, the pipeline's object-keyed stages).
+"""An imported object through the product: `--object DIR` on train, eval, export and the
+pipeline's stages (orient_jax/object_ref.py, sim.default_config / sim.load with an MJCF, the
+policy artifact's MJCF, the export's object assets, the pipeline's object-keyed stages).
 
-The object is a small asymmetric wedge (a skewed, tapered prism: no symmetry plane) generated
-with trimesh and imported at 0.25 m with the real `orient-jax object import`. The fast tests need
-no training: object-relative defaults, the policy artifact's copy of the MJCF, the export's and
-the pipeline's wiring, and bad object folders (one error line, nothing run). The slow ones train
-the `tiny` preset on it, evaluate and export that policy, run the whole `tiny` pipeline for it
-with real Blender renders, and load the bundle's page in headless Chromium.
+The object is the wedge of `object_helpers.py`. The fast tests need no training: object-relative
+defaults, the policy artifact's copy of the MJCF, the export's and the pipeline's wiring, and bad
+object folders (one error line, nothing run). The slow ones train the `tiny` preset on it, then
+evaluate and export that policy. The whole `tiny` pipeline for it, its bundle's page and a
+gallery bundle are in test_pipeline.py (one pipeline run for the suite).
 """
 
 from __future__ import annotations
@@ -20,30 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import trimesh
 
 from cli_helpers import run_cli
+from object_helpers import import_wedge
 from orient_jax import object_ref, sim
 from orient_jax.assets import mjcf as engine_mjcf
 from orient_jax.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
-WEDGE = np.array([[0, 0, 0], [1.0, 0, 0], [0.8, 0.6, 0], [0.1, 0.5, 0],
-                  [0.15, 0.1, 0.7], [0.6, 0.05, 0.5], [0.5, 0.4, 0.55], [0.2, 0.35, 0.65]])
-"""Corners of the wedge (arbitrary units; --size 0.25 makes its longest extent 0.25 m)."""
-
-
-def import_wedge(folder: Path) -> Path:
-    mesh_path = folder / "wedge.stl"
-    trimesh.convex.convex_hull(WEDGE).export(mesh_path)
-    args = ["object", "import", str(mesh_path), "--out", str(folder / "wedge"), "--size", "0.25"]
-    if "--no-preview" in run_cli("object", "import", "--help").stdout:
-        args.append("--no-preview")
-    out = run_cli(*args)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return folder / "wedge"
-
-
 @pytest.fixture(scope="module")
 def wedge(tmp_path_factory) -> Path:
     return import_wedge(tmp_path_factory.mktemp("objects"))
@@ -301,120 +284,3 @@ def test_export_ships_the_object_and_passes_parity(wedge, trained, tmp_path):
     # The same export with --object for a policy of the engine is refused, with one line.
     bad = run_cli("export", "--object", str(wedge), "--pose-random-init", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "trained on the built-in engine" in bad.stderr, bad.stderr[-2000:]
-
-
-@pytest.fixture(scope="module")
-def pipeline_run(wedge, tmp_path_factory):
-    """`orient-jax pipeline --object DIR --preset tiny --no-serve`: (run folder, bundle)."""
-    base = tmp_path_factory.mktemp("pipeline")
-    root, dist = base / "run", base / "dist"
-    out = run_cli("pipeline", "--object", str(wedge), "--preset", "tiny", "--no-serve", "--root", str(root),
-                  "--dist", str(dist))
-    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
-    return root, dist
-
-
-@pytest.mark.slow
-@pytest.mark.blender
-def test_pipeline_runs_every_stage_for_the_object(wedge, pipeline_run):
-    root, dist = pipeline_run
-    obj = object_ref.resolve(wedge)
-    run = json.loads((root / "manifest.json").read_text())
-    assert run["config"]["object"] == obj.record()
-    assert all(record["status"] == "done" for record in run["stages"].values())
-    from orient_jax.fileio import sha256_file
-
-    digests = {sha256_file(p) for p in obj.files}
-    for name in ("render_train", "render_val", "train_policy", "export"):
-        assert digests <= set(run["stages"][name]["inputs"].values()), name
-    for split in ("render_train", "render_val"):  # renders of the object, from its camera
-        data = json.loads((root / split / "data" / "manifest.json").read_text())
-        assert data["object"]["name"] == "wedge" and data["camera"] == obj.camera
-    policy = json.loads((root / "train_policy" / "policy" / "policy.json").read_text())
-    assert policy["mjcf"] == "object.xml" and policy["env_config"]["noise"]["model_path"] == "pose_error_model.json"
-    # The bundle: the page and the object's models, hashes verified.
-    from orient_jax.pipeline.deploy import check_bundle
-
-    manifest = check_bundle(dist)
-    models = dist / "public" / "models"
-    assert manifest["asset"]["mjcf"] == "object.xml" and (models / "object.glb").read_bytes() == obj.glb.read_bytes()
-    assert manifest["object"]["name"] == "wedge" and manifest["camera"] == obj.camera
-    assert manifest["models"]["pose"]["trained"] and "policy_goal" not in manifest["models"]
-    assert manifest["parity"]["pass"]
-
-
-@pytest.mark.slow
-@pytest.mark.blender
-@pytest.mark.browser
-def test_the_bundles_page_runs_the_object(pipeline_run):
-    """The page of the bundle loads the object's MJCF and mesh (the manifest's `asset`) and runs
-    the loop on them: pose model, policy and physics, without a console error."""
-    import threading
-
-    import web_helpers as wh
-    from orient_jax.web import server as srv
-
-    _, dist = pipeline_run
-    server = srv.make_server(dist, None, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with wh.browser() as ctx:
-            page, errors = wh.open_page(ctx, srv.url_of(server, "?seed=1"))
-            page.wait_for_function("orientApp.state().t > 0.5", timeout=60_000)
-            fetched = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
-            assert any(u.endswith("/models/object.xml") for u in fetched), fetched
-            assert any(u.endswith("/models/object.glb") for u in fetched), fetched
-            assert not any("engine." in u for u in fetched), fetched
-            assert "no policy_goal.onnx" in page.evaluate("document.body.innerText")
-            assert page.evaluate("document.title").endswith("wedge")
-            assert page.evaluate("document.getElementById('object-picker').hidden")  # one object: no picker
-            assert errors == [], errors
-    finally:
-        server.shutdown()
-
-
-GALLERY_STATE = """() => ({name: document.getElementById('object-name').textContent,
-    picker: [...document.querySelectorAll('#object-picker option')].map((o) => o.value),
-    mjcf: window.orientApp.manifest && window.orientApp.manifest.asset.mjcf,
-    error: window.orientApp.error ? String(window.orientApp.error) : null})"""
-
-
-@pytest.mark.slow
-@pytest.mark.blender
-@pytest.mark.browser
-def test_a_gallery_bundle_shows_every_object_behind_a_picker(pipeline_run, tmp_path):
-    """`orient-jax bundle --models A --models B`: one page, the first object by default, a picker
-    and ?object=NAME for the others, each with its own MJCF; an unknown name is one error line."""
-    import web_helpers as wh
-    from orient_jax.pipeline import gallery
-    from orient_jax.pipeline.deploy import check_bundle
-    from orient_jax.web import server as srv
-
-    root, _ = pipeline_run
-    models = root / "export" / "models"
-    dist = tmp_path / "dist"
-    out = run_cli("bundle", "--models", str(REPO / "models" / "export"), "--models", str(models), "--out", str(dist))
-    assert out.returncode == 0 and "engine, wedge" in out.stdout, out.stderr[-2000:]
-    assert [n for n, _ in gallery.read(dist / "public" / "gallery.json")] == ["engine", "wedge"]
-    assert check_bundle(dist)["object"]["name"] == "engine"
-    (dist / "public" / "objects" / "wedge" / "policy.onnx").write_bytes(b"changed")  # every object is checked
-    with pytest.raises(UserError, match="policy.onnx does not match"):
-        check_bundle(dist)
-    run_cli("bundle", "--models", str(REPO / "models" / "export"), "--models", str(models), "--out", str(dist))
-    # Bad galleries: one line each, nothing written.
-    twice = run_cli("bundle", "--models", str(models), "--models", str(models), "--out", str(tmp_path / "twice"))
-    assert twice.returncode == 2 and "ship the object 'wedge'" in twice.stderr and not (tmp_path / "twice").exists()
-    both = run_cli("bundle", "--models", str(models), "--gallery", str(dist / "public" / "gallery.json"),
-                   "--out", str(tmp_path / "both"))
-    assert both.returncode == 2 and "not both" in both.stderr
-    with srv.serving(dist) as server, wh.browser() as ctx:
-        page, errors = wh.open_page(ctx, srv.url_of(server, "?seed=1&physics=paused"))
-        assert page.evaluate(GALLERY_STATE) == {"name": "engine", "picker": ["engine", "wedge"], "mjcf": "engine.xml",
-                                                "error": None}
-        page.select_option("#object-picker", "wedge")  # reloads with ?object=wedge, the other parameters kept
-        page.wait_for_function("() => window.orientApp && window.orientApp.ready", timeout=60_000)
-        assert "object=wedge" in page.url and "seed=1" in page.url
-        assert page.evaluate(GALLERY_STATE)["mjcf"] == "object.xml"
-        assert page.evaluate("document.title").endswith("wedge") and errors == [], errors
-        page, _ = wh.open_page(ctx, srv.url_of(server, "?object=nope"), expect_error=True)
-        assert "?object=nope: not in the gallery; it has engine, wedge" in page.evaluate(GALLERY_STATE)["error"]

@@ -101,7 +101,8 @@ def test_data_parallel_on_two_cpu_devices(tmp_path):
                           "replicas_equal": bool(np.array_equal(copies[0], copies[1])),
                           "finite": bool(all(np.isfinite(float(v)) for v in metrics.values()))}))
     """)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])

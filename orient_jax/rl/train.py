@@ -109,6 +109,10 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
             state = state.replace(params=params)
             console.print(f"[bold]warm start[/] from {run.init_from}")
 
+    if primary:
+        processes = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
+        console.print(f"{ppo_config.num_envs} envs on {jax.device_count()} device(s){processes}")
+
     from tensorboardX import SummaryWriter
 
     writer = SummaryWriter(str(workdir / "tb")) if primary else None
