@@ -117,8 +117,9 @@ def test_export_refuses_a_policy_trained_on_other_physics(wedge, tmp_path):
 
 
 def test_pipeline_stages_depend_on_the_object(wedge, tmp_path):
-    """Without rendering: every stage that uses the object has its files among its inputs (its
-    cache key changes with the object), the engine's stages are as they were."""
+    """Without rendering: the renders depend on the object's look and camera, the policy and the
+    export on all its files (their cache keys change with the object); a new torque limit reruns
+    the policy, not the renders; the engine's stages are as they were."""
     from orient_jax.pipeline.run import PRESETS, REPO as PIPELINE_REPO, build_stages
     from orient_jax.pipeline.stages import Runner
 
@@ -128,19 +129,30 @@ def test_pipeline_stages_depend_on_the_object(wedge, tmp_path):
     engine = {s.name: s for s in build_stages(tmp_path / "engine", preset, 1)}
     assert set(stages) == set(engine)
     files = {str(p) for p in obj.files}
-    for name in ("render_train", "render_val", "train_policy", "export"):
+    for name in ("train_policy", "export"):
         assert files <= {str(p) for p in stages[name].inputs}, name
         assert not files & {str(p) for p in engine[name].inputs}, name
+    for name in ("render_train", "render_val"):
+        assert stages[name].inputs == [obj.glb], name
     assert engine["render_train"].inputs == [PIPELINE_REPO / "orient_jax" / "assets" / "engine.glb"]
     assert engine["render_train"].config == {"images": preset.train_images, "seed": 1, "samples": preset.samples}
-    assert stages["render_train"].config == {**engine["render_train"].config, "object": "wedge"}
+    assert stages["render_train"].config == {**engine["render_train"].config, "object": "wedge", "camera": obj.camera}
 
     runner = Runner(tmp_path / "run", {}, log=lambda m: None)
-    before = runner.key(stages["render_train"])[0]
-    assert runner.key(stages["render_train"])[0] == before
+    (tmp_path / "run" / "eval_pose").mkdir(parents=True)
+    (tmp_path / "run" / "eval_pose" / "pose_error_model.json").write_text("{}")  # the policy stage's other input
+    keys = lambda: {name: runner.key(stages[name])[0] for name in ("render_train", "train_policy")}  # noqa: E731
+    before = keys()
+    assert keys() == before
+    # Other physics (here: mass and torque limit in both files): the policy reruns, the renders not.
+    meta = json.loads((obj.dir / "object.json").read_text())
+    meta["torque"]["limit_nm"] *= 2
+    (obj.dir / "object.json").write_text(json.dumps(meta))
+    physics = keys()
+    assert physics["render_train"] == before["render_train"] and physics["train_policy"] != before["train_policy"]
     with open(obj.glb, "ab") as f:  # another look: the renders (and so everything after) rerun
         f.write(b"\0")
-    assert runner.key(stages["render_train"])[0] != before
+    assert keys()["render_train"] != before["render_train"]
 
 
 def test_a_bad_object_folder_is_one_line_and_nothing_runs(wedge, tmp_path):

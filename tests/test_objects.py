@@ -180,6 +180,22 @@ def test_torque_limit_tips_the_hardest_rest_but_never_lifts_it(box):
         assert turned > 60 and top < 1e-3, (rest, turned, top)
 
 
+def test_a_straight_roll_to_upright_needs_the_lever_of_its_first_edge():
+    """A 2a x 2b x 2c box lying on its -Y face rolls to upright about the edge it shares with its
+    bottom face: gravity's torque about that edge is largest at the start, m g c (the centre of
+    mass c away from the edge, horizontally), and gone once the centre passes over the edge."""
+    from scipy.spatial.transform import Rotation
+
+    a, b, c, mass = 0.05, 0.08, 0.12, 2.0
+    corners = np.array([[x, y, z] for x in (-a, a) for y in (-b, b) for z in (-c, c)])
+    side = Rotation.from_euler("x", 90, degrees=True).as_quat()  # body -Y down, body +Z along world -Y
+    assert np.allclose(Rotation.from_quat(side).apply([0, -1.0, 0]), [0, 0, -1.0])
+    need = torque.roll_torque(corners, np.zeros(3), mass, side)
+    assert need == pytest.approx(mass * torque.GRAVITY * c, rel=1e-3)
+    upright = np.array([0, 0, 0, 1.0])
+    assert torque.roll_torque(corners, np.zeros(3), mass, upright) == 0.0
+
+
 def test_engine_hull_gives_the_engines_torque_limit():
     """The simulated-rest method on the engine's own MJCF: the engine's analytic 3.94 N m."""
     from orient_jax.assets import mjcf as engine_mjcf

@@ -60,9 +60,9 @@ def register(sub) -> None:
                     "solid (from the mesh if it is closed, else from its convex hull), recentre it on its centre of "
                     f"mass, build a convex collision hull of at most {collision.MAX_HULL_VERTICES} vertices, drop it "
                     "from random orientations to find its rests and set the torque limit (enough to tip it out of "
-                    "its hardest rest, never enough to throw it), render preview.png (Blender: upright and 5 random "
-                    "orientations through its pose camera), and write the folder OUT atomically: nothing is "
-                    "written if any step fails.",
+                    "its hardest rest and for a share of a straight roll to upright, never enough to throw it), "
+                    "render preview.png (Blender: upright and 5 random orientations through its pose camera), "
+                    "and write the folder OUT atomically: nothing is written if any step fails.",
         epilog="examples:\n"
                "  orient-jax object import scans/mug.obj --out objects/mug --up y --size 0.12\n"
                "  orient-jax object import part.stl --out objects/bracket --scale 0.001 --mass 0.4   # mm -> m\n"

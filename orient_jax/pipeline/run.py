@@ -8,9 +8,11 @@ model really makes. The last stage assembles `dist/`, the static page with its m
 
 `--object DIR` runs every stage for an imported object instead of the built-in engine: the
 renders show it (`DatasetConfig.object_dir`), the policy trains on its MJCF with the env defaults
-relative to its size, the export ships its object.xml and visual.glb, and every stage that
-depends on the object has its files (object.json, object.xml, visual.glb) among its inputs, so
-a changed object reruns what depends on it. The folder is checked before any stage runs.
+relative to its size, the export ships its object.xml and visual.glb. The renders depend on the
+object's look and camera (visual.glb, object.json's camera), the policy and the export on all
+its files (object.json, object.xml, visual.glb), so a changed object reruns what depends on it:
+a new torque limit retrains the policy, not the pose model. The folder is checked before any
+stage runs.
 """
 
 from __future__ import annotations
@@ -70,9 +72,9 @@ def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, wor
         return {"images": manifest["num_images"], "shards": len(manifest["shards"])}
 
     config = {"images": images, "seed": seed, "samples": preset.samples}
-    if obj is not None:
-        config["object"] = obj.name
-    inputs = obj.files if obj is not None else [REPO / "orient_jax" / "assets" / "engine.glb"]
+    if obj is not None:  # renders depend on the object's look and camera, not its physics (MJCF, torque)
+        config.update(object=obj.name, camera=obj.camera)
+    inputs = [obj.glb] if obj is not None else [REPO / "orient_jax" / "assets" / "engine.glb"]
     return Stage(name, run, config, inputs, ["data"], fingerprint={"data": lambda p: sha256_file(p / "manifest.json")})
 
 
