@@ -11,8 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _CACHE_OWNER = "ORIENT_JAX_TEST_CACHE_OWNER"
 
 # The suite is bound by XLA compiles (most tests compile a program and run it briefly), so it
-# compiles with LLVM's optimisation level 0: a tiny training run compiled in 26 s instead of 38 s
-# here. Programs run a little slower and every comparison a test makes is between programs
+# compiles with LLVM's optimisation level 0: a tiny training run took 26 s instead of 38 s here
+# (both while another job shared the cores). Programs run a little slower and every comparison a test makes is between programs
 # compiled alike (the flag is inherited by workers and subprocesses); what ships and what users
 # run is compiled at XLA's default level.
 SUITE_XLA_FLAGS = "--xla_backend_optimization_level=0"
