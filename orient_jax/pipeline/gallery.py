@@ -25,11 +25,12 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def object_name(models: Path) -> str:
-    """The object a models folder ships (its manifest's object.name; "engine" for a manifest
-    written before the object section)."""
+    """The object a models folder ships: its manifest's object.name, or for a manifest written
+    before the object section, its MJCF's file name without .xml."""
     from orient_jax.export.manifest import read_manifest
 
-    name = (read_manifest(Path(models)).get("object") or {}).get("name") or "engine"
+    manifest = read_manifest(Path(models))
+    name = (manifest.get("object") or {}).get("name") or Path(manifest["asset"]["mjcf"]).stem
     if not NAME.match(name):
         raise UserError(f"{models}: object name {name!r} cannot name a gallery entry (letters, digits, '_', '-', '.')")
     return name

@@ -55,6 +55,7 @@ export async function loadManifest(dir) {
   for (const key of ['asset', 'physics', 'camera', 'success', 'models']) {
     if (!m[key]) throw new Error(`the manifest ${url} has no "${key}" section`);
   }
+  if (!m.asset.mjcf) throw new Error(`the manifest ${url} names no MJCF (asset.mjcf)`);
   for (const key of ['timestep', 'control_dt', 'action_scale']) {
     if (m.physics[key] === undefined) throw new Error(`the manifest has no physics.${key}`);
   }
@@ -139,7 +140,7 @@ export async function loadScene({ config, manifest, base, backend, object, mods 
   setStatus('loading physics and models…');
   const cores = navigator.hardwareConcurrency || 2;
   const threads = config.threads > 0 ? config.threads : crossOriginIsolated ? Math.max(1, Math.min(4, cores - 1)) : 1;
-  const mjcfUrl = new URL(manifest.asset.mjcf || 'engine.xml', base).href;
+  const mjcfUrl = new URL(manifest.asset.mjcf, base).href;
   const [physics, inference] = await Promise.all([
     Physics.create(mjcfUrl, manifest.physics, { body: object.body, dropHeight: object.spawn.height }),
     Inference.create({ manifest, base, ep: config.ep || (backend === 'webgpu' ? 'webgpu' : 'wasm'), numThreads: threads,

@@ -93,7 +93,8 @@ async function init() {
   const choice = await chooseObject(config);
   const loaded = await loadManifest(choice.models);
   manifest = loaded.manifest;
-  const objectName = manifest.object?.name || choice.name || 'engine';
+  // An older manifest has no object section: the MJCF's file name names the object.
+  const objectName = manifest.object?.name || choice.name || manifest.asset.mjcf.replace(/\.xml$/, '');
   showObject(objectName, choice.gallery);
   backend = await chooseBackend(config.backend);
   mainBackend = backend;
