@@ -46,7 +46,7 @@ def write_engine(out: Path, force: bool = False, preview: bool = True, drops: in
             raise UserError(f"the engine's drops give a torque limit of {limits.limit} N m, its MJCF has {motor} N m")
         radius = body.bounding_radius  # about the body origin, as the camera's framing is defined
         size = np.ptp(body.hull_points, axis=0)
-        inertia = torque._inertia(xml_path, body.body_id)
+        inertia = torque.inertia_tensor(xml_path, body.body_id)
         meta = {
             "format_version": folder.FORMAT_VERSION,
             "name": NAME,
@@ -68,7 +68,7 @@ def write_engine(out: Path, force: bool = False, preview: bool = True, drops: in
             "visual": {"frame": "glTF: Y up, (x, y, z) = body (x, z, -y)"},
             "preview": None,
             "warnings": [],
-            "versions": importer._versions(),
+            "versions": importer.tool_versions(),
         }
         if preview:
             from orient_jax.objects import preview as preview_lib

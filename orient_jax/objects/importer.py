@@ -99,7 +99,7 @@ def _sha256(path: Path) -> str:
     return fileio.sha256_file(path)
 
 
-def _versions() -> dict:
+def tool_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -238,7 +238,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
                        "frame": "glTF: Y up, (x, y, z) = body (x, z, -y)"},
             "preview": None,
             "warnings": warnings,
-            "versions": _versions(),
+            "versions": tool_versions(),
         }
         if options.preview:  # from the staged visual.glb: a Blender failure publishes nothing
             from orient_jax.objects import preview

@@ -223,12 +223,12 @@ def torque_limit(mjcf_path, margin: float, drops: int = 128, seed: int = 0) -> T
         limit, rule = cap, f"{FLIGHT_FRACTION:g} m g r (cap, never enough to fly: {rule} is more)"
     limit = float(f"{limit:.3g}")
     assert limit < flight, (limit, flight)
-    inertia = np.linalg.eigvalsh(_inertia(mjcf_path, body.body_id))
+    inertia = np.linalg.eigvalsh(inertia_tensor(mjcf_path, body.body_id))
     return TorqueLimit(limit=limit, hardest=hardest, rests=rests, drops=drops, settled=settled,
                        flight_bound=flight, rule=rule, spin_up=limit / float(inertia.min()), roll=roll)
 
 
-def _inertia(mjcf_path, body_id: int) -> np.ndarray:
+def inertia_tensor(mjcf_path, body_id: int) -> np.ndarray:
     """The body's (3, 3) inertia tensor about its centre of mass, in the body frame."""
     import mujoco
 
