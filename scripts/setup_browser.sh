@@ -24,7 +24,7 @@ cd web
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -f vendor/VERSIONS.json ] || [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$want" ]; then
   command -v npm >/dev/null || { echo "error: npm not found (install Node.js 20+)" >&2; exit 1; }
-  echo "setup_browser: npm ci + vendor (three, onnxruntime-web, mujoco-js)"
+  echo "setup_browser: npm ci + vendor (three, onnxruntime-web, @mujoco/mujoco)"
   npm ci --no-audit --no-fund --loglevel=error
   node scripts/vendor.mjs
   echo "$want" > node_modules/.lock-hash

@@ -1,8 +1,8 @@
 """Generate the engine's MJCF from `engine_spec` (one source of geometry, mass, inertia).
 
 The file is loaded unchanged by MJX in training, by C MuJoCo in the benchmarks and by the
-browser's MuJoCo WebAssembly build (npm `mujoco-js`, MuJoCo 3.3.8), so it uses only elements
-that both 3.3.8 and 3.17 accept.
+browser's MuJoCo WebAssembly build (npm `@mujoco/mujoco`), the same MuJoCo release as the
+Python side (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def scene_mjcf(*, model: str, body: str, hulls: list[tuple[str, np.ndarray]], ma
     classes: the floor (bit 1) touches the hulls (4 contacts each); the walls (bit 2) touch only
     a bounding sphere (1 contact each): MJX's cost per step grows with the potential contacts.
     Three motors on the free joint's rotational dofs apply body-frame torques, ctrl = action x
-    `torque_limit`. Only elements that MuJoCo 3.3.8 (the page's build) and 3.17 both accept."""
+    `torque_limit`."""
     root = ET.Element("mujoco", model=model)
     ET.SubElement(root, "compiler", angle="radian", autolimits="true")
     ET.SubElement(

@@ -232,14 +232,17 @@ def _worst(rows: dict, key: str, template: str) -> str:
 
 # ----- closed loop -----------------------------------------------------------------------------
 def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], episodes: int = 8, seconds: float | None = None,
-                seed: int = 0, mjcf_path: Path | None = None, memory: tuple[int, int] | None = None) -> dict[str, dict[str, np.ndarray]]:
+                seed: int = 0, mjcf_path: Path | None = None, memory: tuple[int, int] | None = None,
+                starts: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Seeded episodes in C MuJoCo, each controller from the same starts; per-step records.
 
     `controllers[name](quat, ang_vel, prev_action[, target]) -> action (E, 3)` sees clean
     signals (the true canonical quaternion, body-frame angular velocity). Starts: a uniform
     random orientation dropped from the env's initial height; goal targets uniform. With
     `memory` (K, F + 1) the controllers also take `memory` (zeros at the start) and return
-    `(action, memory_out)`, which is fed back as the page does.
+    `(action, memory_out)`, which is fed back as the page does. `starts` (episodes, 4) [x, y, z, w]:
+    these orientations, dropped at the centre (as the page's `orientApp.reset(quat)`), instead of
+    seeded random ones anywhere on the spawn square.
     """
     import mujoco
 
@@ -256,8 +259,12 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
     steps = round((seconds or env_config.episode_s) / env_config.control_dt)
     scale = model.actuator_ctrlrange[:, 1].astype(np.float64)
     rng = np.random.default_rng(seed)
-    starts = _unit(rng, episodes)
-    xy = rng.uniform(-env_config.spawn_xy, env_config.spawn_xy, (episodes, 2))
+    if starts is None:
+        starts = _unit(rng, episodes)
+        xy = rng.uniform(-env_config.spawn_xy, env_config.spawn_xy, (episodes, 2))
+    else:
+        starts = np.asarray(starts, np.float64).reshape(episodes, 4)
+        xy = np.zeros((episodes, 2))
     targets = _unit(rng, episodes) if goal else np.tile([0.0, 0.0, 0.0, 1.0], (episodes, 1))
     height = rigid_body.from_model(model).drop_height
     hold_steps = round(env_config.success_hold_s / env_config.control_dt)

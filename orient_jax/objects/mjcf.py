@@ -7,8 +7,8 @@ its mass, centre of mass and full inertia written out in `<inertial>` (never inf
 geoms, which all have mass 0), and three body-frame motors on the root joint's rotational dofs
 with ctrlrange = the torque limit. The arena and wall height scale with the object's bounding
 radius (the engine's 0.5 m and 0.12 m at its 0.219 m), so every object sees the same arena
-relative to its size. Only elements that MuJoCo 3.3.8 (the page's WebAssembly build) and 3.17
-both accept are used.
+relative to its size. MJX, C MuJoCo and the page's WebAssembly build are one MuJoCo release
+(pyproject.toml), so the file means one thing to all three.
 """
 
 from __future__ import annotations

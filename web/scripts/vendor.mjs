@@ -28,8 +28,10 @@ const FILES = [
   ['onnxruntime-web', 'dist/ort.webgpu.min.mjs', 'onnxruntime-web/ort.webgpu.min.mjs'],
   ['onnxruntime-web', 'dist/ort-wasm-simd-threaded.asyncify.mjs', 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs'],
   ['onnxruntime-web', 'dist/ort-wasm-simd-threaded.asyncify.wasm', 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'],
-  // mujoco-js: one ES module with the wasm inlined.
-  ['mujoco-js', 'dist/mujoco_wasm.js', 'mujoco-js/mujoco_wasm.js'],
+  // @mujoco/mujoco: MuJoCo's own WebAssembly build (single-threaded), the release Python pins;
+  // the module finds mujoco.wasm beside itself (new URL('mujoco.wasm', import.meta.url)).
+  ['@mujoco/mujoco', 'mujoco.js', 'mujoco/mujoco.js'],
+  ['@mujoco/mujoco', 'mujoco.wasm', 'mujoco/mujoco.wasm'],
 ];
 
 const versions = {};

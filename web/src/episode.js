@@ -17,8 +17,9 @@ export class Episode {
     this.rng = F.prng(seed); // resets and targets draw from one seeded sequence
     this.resets = 0;
     this.task = task === 'goal' && !goalAvailable ? 'upright' : task;
-    this.sampleTarget = holdableTargetSampler(physics.xml, physics.actionScale, object.goalHoldMargin, this.rng,
-      { body: object.body ?? physics.bodyName, mesh: object.collisionMesh ?? physics.collisionMesh() });
+    this.sampleTarget = holdableTargetSampler(
+      { points: physics.collisionPoints(), com: physics.com, mass: physics.bodyMass },
+      physics.actionScale, object.goalHoldMargin, this.rng);
     this.target = this.task === 'goal' ? this.sampleTarget() : [0, 0, 0, 1]; // ?task=goal opens on a random target
     this.hold = 0; // control steps in the success region
     this.success = null; // true, false (time is up) or null (undecided)

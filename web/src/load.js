@@ -74,7 +74,8 @@ const ENGINE_DEFAULTS = {
 
 /** The object's constants from manifest.object; a key an older manifest lacks takes the
  *  engine's value (or the MJCF's / the policy config's, where they say it) with a console warning.
- *  body / collision_mesh null: the body with the free joint, its collision mesh (physics.js). */
+ *  body null: the body with the free joint (physics.js). The page reads the object's collision
+ *  meshes from the compiled model, so manifest object.collision_mesh is not needed here. */
 export function objectSettings(manifest) {
   const o = manifest.object || {};
   const missing = [];
@@ -89,7 +90,6 @@ export function objectSettings(manifest) {
   const d = ENGINE_DEFAULTS;
   const s = {
     body: pick('body', null),
-    collisionMesh: pick('collision_mesh', null),
     spawn: { xy: pick('spawn.xy', env('policy').spawn_xy ?? d.spawn.xy), height: pick('spawn.height', null) },
     drag: Object.fromEntries(Object.keys(d.drag).map((k) => [k, pick(`drag.${k}`, d.drag[k])])),
     push: Object.fromEntries(Object.keys(d.push).map((k) => [k, pick(`push.${k}`, d.push[k])])),

@@ -1,16 +1,17 @@
-// Physics: the official MuJoCo WebAssembly build (npm mujoco-js) stepping the very MJCF
-// the models folder ships (the same file Python trains on). The object is the body the manifest
-// names (object.body; else the body with the free joint), found by name in the model. Its free
-// joint's qpos[3:7] is [w, x, y, z]: frames.fromMujoco/toMujoco convert at this boundary only;
-// qvel[3:6] is the body-frame angular velocity. qpos/qvel/ctrl are views into wasm memory:
-// fetched again on every access, never cached.
-import { fromMujoco, toMujoco } from './frames.js';
+// Physics: MuJoCo's own WebAssembly build (npm @mujoco/mujoco, the release the Python side pins,
+// so training, evaluation and the page step one engine) on the very MJCF the models folder ships.
+// The object is the body the manifest names (object.body; else the body with the free joint),
+// found by name in the model. Its free joint's qpos[3:7] is [w, x, y, z]: frames.fromMujoco/
+// toMujoco convert at this boundary only; qvel[3:6] is the body-frame angular velocity.
+// qpos/qvel/ctrl are views into wasm memory: fetched again on every access, never cached.
+// MjModel/MjData/MjVFS live on the wasm heap: whatever is created here is deleted here.
+import { fromMujoco, rotate, toMujoco } from './frames.js';
 
 let mujocoPromise = null;
 
 async function loadMujoco() {
   if (!mujocoPromise) {
-    mujocoPromise = import('mujoco-js').then((m) => m.default());
+    mujocoPromise = import('@mujoco/mujoco').then((m) => m.default());
   }
   return mujocoPromise;
 }
@@ -29,7 +30,7 @@ function referencedFiles(xml) {
   return files;
 }
 
-const FREE_JOINT = 0, MESH_GEOM = 7, OBJ_BODY = 1, OBJ_MESH = 10; // mjJNT_FREE, mjGEOM_MESH, mjOBJ_BODY, mjOBJ_MESH
+const FREE_JOINT = 0, MESH_GEOM = 7, OBJ_BODY = 1; // mjJNT_FREE, mjGEOM_MESH, mjOBJ_BODY
 
 /** The id of the body named `name`, or (name null) of the body with the free joint. */
 function findBody(mj, model, name) {
@@ -55,44 +56,48 @@ export class Physics {
     try {
       mj = await loadMujoco();
     } catch (e) {
-      throw new Error(`the physics module (mujoco-js) failed to load: ${e.message || e}`);
+      throw new Error(`the physics module (@mujoco/mujoco) failed to load: ${e.message || e}`);
     }
     const res = await fetch(url);
     if (!res.ok) throw new Error(`the MJCF ${url} failed to load: HTTP ${res.status}`);
     const xml = await res.text();
-    const dir = '/model';
-    if (!mj.FS.analyzePath(dir).exists) {
-      mj.FS.mkdir(dir);
-      mj.FS.mount(mj.MEMFS, { root: '.' }, dir);
-    }
-    for (const rel of referencedFiles(xml)) {
-      const r = await fetch(new URL(rel, new URL(url, location.href)));
-      if (!r.ok) throw new Error(`a file the MJCF names (${rel}) failed to load: HTTP ${r.status}`);
-      const path = `${dir}/${rel}`;
-      const parts = path.split('/').slice(1, -1);
-      for (let i = 1; i <= parts.length; i++) {
-        const p = '/' + parts.slice(0, i).join('/');
-        if (!mj.FS.analyzePath(p).exists) mj.FS.mkdir(p);
-      }
-      mj.FS.writeFile(path, new Uint8Array(await r.arrayBuffer()));
-    }
-    mj.FS.writeFile(`${dir}/object.xml`, xml);
+    // Files the MJCF names go into a MuJoCo virtual file system under the paths it names them by.
+    const vfs = new mj.MjVFS();
     let model;
     try {
-      model = mj.MjModel.loadFromXML(`${dir}/object.xml`);
-    } catch (e) {
-      const msg = typeof e === 'number' && mj.getExceptionMessage ? mj.getExceptionMessage(e) : e?.message || String(e);
-      throw new Error(`MuJoCo ${mj.mj_versionString()} refused the MJCF: ${msg}`);
+      for (const rel of referencedFiles(xml)) {
+        const r = await fetch(new URL(rel, new URL(url, location.href)));
+        if (!r.ok) throw new Error(`a file the MJCF names (${rel}) failed to load: HTTP ${r.status}`);
+        vfs.addBuffer(rel, new Uint8Array(await r.arrayBuffer()));
+      }
+      try {
+        model = mj.MjModel.from_xml_string(xml, vfs);
+      } catch (e) {
+        throw new Error(`MuJoCo ${mj.mj_versionString()} refused the MJCF: ${(e?.message || String(e)).trim()}`);
+      }
+    } finally {
+      vfs.delete();
     }
     if (!model) throw new Error(`MuJoCo ${mj.mj_versionString()} could not load the MJCF`);
-    return new Physics(mj, model, xml, physicsConfig, object);
+    try {
+      return new Physics(mj, model, xml, physicsConfig, object);
+    } catch (e) {
+      model.delete(); // a model the page cannot use (no free body, wrong timestep) is freed at once
+      throw e;
+    }
+  }
+
+  /** Frees the model and data on the wasm heap; the object is unusable afterwards. */
+  dispose() {
+    this.data?.delete();
+    this.model?.delete();
+    this.data = this.model = null;
   }
 
   constructor(mj, model, xml, cfg, { body = null, dropHeight = null } = {}) {
     this.mj = mj;
     this.model = model;
     this.xml = xml;
-    this.data = new mj.MjData(model);
     this.version = mj.mj_versionString();
     const ts = model.opt.timestep;
     if (cfg.timestep && Math.abs(cfg.timestep - ts) > 1e-9) {
@@ -102,8 +107,9 @@ export class Physics {
     this.controlDt = cfg.control_dt;
     this.substeps = Math.max(1, Math.round(cfg.control_dt / ts));
     this.actionScale = cfg.action_scale;
-    this.qpos0 = Array.from(this.data.qpos);
+    this.qpos0 = Array.from(model.qpos0);
     this.bodyId = findBody(mj, model, body);
+    this.data = new mj.MjData(model); // created last: nothing above may throw with it allocated
     this.bodyName = mj.mj_id2name(model, OBJ_BODY, this.bodyId);
     const joint = model.body_jntadr[this.bodyId];
     this.qadr = model.jnt_qposadr[joint]; // the free joint's [x y z, w x y z] in qpos
@@ -180,16 +186,29 @@ export class Physics {
   get angVel() { return Array.from(this.data.qvel.subarray(this.vadr + 3, this.vadr + 6)); }
   get linVel() { return Array.from(this.data.qvel.subarray(this.vadr, this.vadr + 3)); }
 
-  /** Name of the mesh of the object's first collision geom (the hull), or null. */
-  collisionMesh() {
-    const { mj, model } = this;
+  /** Vertices (body frame, m) of every collision mesh of the object: its hull, or each hull of a
+   *  convex decomposition, as MuJoCo compiled them (mesh_vert in the mesh frame, moved by the
+   *  geom's pos and quat), like orient_jax/sim/rigid_body.py. [[x, y, z], ...] */
+  collisionPoints() {
+    const { model } = this;
+    const points = [];
     for (let g = 0; g < model.ngeom; g++) {
       if (model.geom_bodyid[g] !== this.bodyId || model.geom_type[g] !== MESH_GEOM) continue;
       if (!model.geom_contype[g] && !model.geom_conaffinity[g]) continue;
-      return mj.mj_id2name(model, OBJ_MESH, model.geom_dataid[g]);
+      const mesh = model.geom_dataid[g], start = model.mesh_vertadr[mesh], n = model.mesh_vertnum[mesh];
+      const q = fromMujoco(model.geom_quat, 4 * g), pos = model.geom_pos.subarray(3 * g, 3 * g + 3);
+      const vert = model.mesh_vert;
+      for (let i = start; i < start + n; i++) {
+        const r = rotate(q, [vert[3 * i], vert[3 * i + 1], vert[3 * i + 2]]);
+        points.push([r[0] + pos[0], r[1] + pos[1], r[2] + pos[2]]);
+      }
     }
-    return null;
+    return points;
   }
+
+  /** The object's centre of mass in its body frame (m) and its mass (kg), as compiled. */
+  get com() { return Array.from(this.model.body_ipos.subarray(3 * this.bodyId, 3 * this.bodyId + 3)); }
+  get bodyMass() { return this.model.body_mass[this.bodyId]; }
   get qpos() { return Array.from(this.data.qpos); }
 
   /**

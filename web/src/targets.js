@@ -6,19 +6,12 @@ import { rotate } from './frames.js';
 
 const CANDIDATES = 16;
 
-/** xml: the MJCF text; actionScale: torque limits (N m); margin: manifest object.goal_hold_margin;
- *  rng: the page's seeded PRNG; body, mesh: the names of the object's body and collision mesh
- *  (manifest object.body, object.collision_mesh). Returns () => [x, y, z, w]. */
-export function holdableTargetSampler(xml, actionScale, margin, rng, { body, mesh }) {
-  const doc = new DOMParser().parseFromString(xml, 'application/xml');
-  const vertex = mesh ? doc.querySelector(`mesh[name="${CSS.escape(mesh)}"]`)?.getAttribute('vertex') : null;
-  const inertial = body ? doc.querySelector(`body[name="${CSS.escape(body)}"] > inertial`) : null;
-  if (!vertex || !inertial) return () => rng.quat(); // no hull vertices or inertial: any orientation
-  const flat = vertex.trim().split(/\s+/).map(Number);
-  const points = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) points.push([flat[i], flat[i + 1], flat[i + 2]]);
-  const com = (inertial.getAttribute('pos') || '0 0 0').trim().split(/\s+/).map(Number);
-  const mass = Number(inertial.getAttribute('mass'));
+/** body: {points (the collision meshes' vertices, body frame), com (body frame), mass (kg)}, as
+ *  physics.collisionPoints(), physics.com, physics.bodyMass give them; actionScale: torque limits
+ *  (N m); margin: manifest object.goal_hold_margin; rng: the page's seeded PRNG.
+ *  Returns () => [x, y, z, w]. */
+export function holdableTargetSampler({ points, com, mass }, actionScale, margin, rng) {
+  if (!points.length || !(mass > 0)) return () => rng.quat(); // nothing to balance on: any orientation
   const maxLever = (margin * Math.min(...actionScale)) / (mass * 9.81);
 
   /** Horizontal distance (m) from the COM to the hull's lowest point at orientation q. */
