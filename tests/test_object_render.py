@@ -27,7 +27,7 @@ from orient_jax.data import camera as cam
 from orient_jax.data import randomize, shards
 from orient_jax.data.gltf import read_glb
 from orient_jax.data.config import (CameraConfig, DatasetConfig, DomainRandomization, LightingConfig, RendererConfig,
-                                    object_camera, with_object)
+                                    object_camera, object_look_sha256, with_object)
 from orient_jax.data.loader import open_dataset
 from orient_jax.data.render import render_dataset
 from orient_jax.errors import UserError
@@ -194,8 +194,8 @@ def test_cli_render_is_deterministic_and_records_the_object(corner, tmp_path, ca
     assert cli.main(["data", "render", "--object", str(out), "--out", str(data), "--num-images", "4", "--samples",
                      "8", "--shard-size", "2", "--workers", "2", "--no-progress"]) == 0
     manifest = json.loads((data / "manifest.json").read_text())
-    digest = shards.sha256_file(out / folder.OBJECT_JSON)
-    assert manifest["object"] == {"name": "corner", "dir": str(out), "object_json_sha256": digest}
+    digest = object_look_sha256(out, meta)
+    assert manifest["object"] == {"name": "corner", "dir": str(out), "look_sha256": digest}
     assert manifest["config"]["object_sha256"] == digest and manifest["camera"] == meta["camera"]
     ds = open_dataset(data)
     images, labels = ds.get(np.arange(4))
@@ -242,7 +242,8 @@ def test_stale_or_missing_object_is_refused(tmp_path, capsys):
                      "--num-images", "2", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not an object folder" in err[0] and not (tmp_path / "d").exists()
-    # A fake object folder (the check reads object.json only), then imported again: stale.
+    # A fake object folder (the check reads object.json and hashes visual.glb), then imported
+    # again: new physics keeps the dataset, a new look makes it stale.
     obj = tmp_path / "obj"
     obj.mkdir()
     for name in (folder.MJCF, folder.VISUAL):
@@ -257,6 +258,9 @@ def test_stale_or_missing_object_is_refused(tmp_path, capsys):
     shards.write_config(data, config)
     (obj / folder.OBJECT_JSON).write_text(json.dumps({"format_version": folder.FORMAT_VERSION, "name": "obj",
                                                       "camera": camera, "mass": 2}))
+    (obj / folder.MJCF).write_bytes(b"<mujoco/>")
+    assert with_object(config) == config  # mass, MJCF: physics only
+    (obj / folder.VISUAL).write_bytes(b"glTF")
     with pytest.raises(UserError, match="changed since this dataset was started"):
         with_object(config)
     with pytest.raises(UserError, match="changed since this dataset was started"):  # resuming it

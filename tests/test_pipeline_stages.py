@@ -75,3 +75,39 @@ def test_missing_input_is_a_clear_error(tmp_path):
     runner = Runner(tmp_path / "run", {}, log=lambda m: None)
     with pytest.raises(StageFailed, match="input .*nope.txt does not exist"):
         runner.run(Stage("x", lambda ctx: {}, {}, [tmp_path / "nope.txt"], []))
+
+
+def test_work_of_other_inputs_is_not_resumed_but_an_interrupted_run_is(tmp_path):
+    """A stage that reruns because its inputs or config changed starts from an empty folder (a
+    finished or killed run of other inputs is not continued); a run of the same key that was
+    interrupted keeps its partial work (a render resumes its shards)."""
+    (tmp_path / "input.txt").write_text("1")
+    seen, die = [], [False]
+
+    def work(ctx):
+        seen.append(sorted(p.name for p in ctx.dir.iterdir()))
+        (ctx.dir / f"partial-{ctx.inputs[0].read_text()}").write_text("x")
+        if die[0]:
+            raise KeyboardInterrupt  # a kill after some work
+        (ctx.dir / "out.txt").write_text("done")
+        return {}
+
+    stage = Stage("s", work, {}, [tmp_path / "input.txt"], ["out.txt"])
+    runner = Runner(tmp_path / "run", {}, log=lambda m: None)
+    runner.run(stage)
+    (tmp_path / "input.txt").write_text("2")  # new inputs: the finished folder is cleared
+    die[0] = True
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(stage)
+    assert seen[-1] == ["started.json"]
+    die[0] = False  # the same inputs again: the interrupted run's work is resumed
+    runner.run(Stage("s", work, {}, [tmp_path / "input.txt"], ["out.txt"]))
+    assert seen[-1] == ["partial-2", "started.json"]
+    (tmp_path / "input.txt").write_text("3")  # and a killed run of other inputs is cleared too
+    die[0] = True
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(stage)
+    (tmp_path / "input.txt").write_text("4")
+    die[0] = False
+    runner.run(stage)
+    assert seen[-1] == ["started.json"]

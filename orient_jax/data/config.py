@@ -5,6 +5,7 @@ randomization (each part switchable) and the renderer."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -138,8 +139,10 @@ class DatasetConfig:
     object_name: str = ""
     """The object folder's name (object.json); filled in by `with_object`, "" for the engine."""
     object_sha256: str = ""
-    """sha256 of the folder's object.json when the dataset was started (filled in by `with_object`):
-    a re-imported object no longer matches it, so a stale dataset or resume is refused."""
+    """sha256 of the object's look when the dataset was started (`object_look_sha256`: its
+    visual.glb and pose camera; filled in by `with_object`). An object imported again with another
+    look no longer matches it, so resuming a stale dataset is refused; a new torque limit or
+    collision (physics only) keeps the renders valid."""
 
     def __post_init__(self):
         config_lib.check_range("num_images", self.num_images, 1)
@@ -164,12 +167,21 @@ class DatasetConfig:
 
 def read_dataset_object(object_dir: str | Path) -> tuple[dict, str]:
     """object.json of `object_dir` (checked by `orient_jax.objects.folder.read_object`: one
-    UserError when it is not a complete object folder) and the sha256 of that file."""
-    from orient_jax import fileio
+    UserError when it is not a complete object folder) and `object_look_sha256` of the folder."""
     from orient_jax.objects import folder
 
     meta = folder.read_object(Path(object_dir))
-    return meta, fileio.sha256_file(Path(object_dir) / folder.OBJECT_JSON)
+    return meta, object_look_sha256(Path(object_dir), meta)
+
+
+def object_look_sha256(object_dir: Path, meta: dict) -> str:
+    """sha256 of what a render of the object depends on: visual.glb's bytes and the pose camera
+    (object.json "camera"); not its mass, MJCF or torque limit."""
+    from orient_jax import fileio
+    from orient_jax.objects import folder
+
+    look = {"visual_glb_sha256": fileio.sha256_file(object_dir / folder.VISUAL), "camera": meta.get("camera")}
+    return hashlib.sha256(json.dumps(look, sort_keys=True).encode()).hexdigest()
 
 
 def object_camera(meta: dict, where: str = "object.json") -> CameraConfig:
@@ -182,7 +194,7 @@ def object_camera(meta: dict, where: str = "object.json") -> CameraConfig:
 
 def with_object(config: DatasetConfig) -> DatasetConfig:
     """The config with its object resolved: the engine's ("" object_dir) is returned unchanged;
-    for an object folder, the folder is checked, its name and object.json's sha256 are recorded,
+    for an object folder, the folder is checked, its name and look's sha256 are recorded,
     and its pose camera replaces the camera when that is still the default. A config that already
     records a sha256 (a dataset being resumed, a worker) must match the folder: a UserError says
     the object changed since (stale). Idempotent."""
@@ -192,7 +204,7 @@ def with_object(config: DatasetConfig) -> DatasetConfig:
         return config
     meta, digest = read_dataset_object(config.object_dir)
     if config.object_sha256 and config.object_sha256 != digest:
-        raise UserError(f"{Path(config.object_dir) / 'object.json'} changed since this dataset was started "
+        raise UserError(f"the look of {config.object_dir} (visual.glb, camera) changed since this dataset was started "
                         f"(sha256 {digest[:12]}, recorded {config.object_sha256[:12]}): the object was imported "
                         "again; render a new dataset (another --out)")
     camera = object_camera(meta, str(Path(config.object_dir) / "object.json")) if config.camera == CameraConfig() \
@@ -202,7 +214,7 @@ def with_object(config: DatasetConfig) -> DatasetConfig:
 
 def object_record(config: DatasetConfig) -> dict:
     """What the manifest records about the object (so a dataset of a stale object is detectable:
-    compare `object_json_sha256` with the folder's object.json)."""
+    compare `look_sha256` with `object_look_sha256` of the folder)."""
     if not config.object_dir:
-        return {"name": "engine", "dir": None, "object_json_sha256": None}
-    return {"name": config.object_name, "dir": config.object_dir, "object_json_sha256": config.object_sha256}
+        return {"name": "engine", "dir": None, "look_sha256": None}
+    return {"name": config.object_name, "dir": config.object_dir, "look_sha256": config.object_sha256}

@@ -78,6 +78,15 @@ def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, wor
     return Stage(name, run, config, inputs, ["data"], fingerprint={"data": lambda p: sha256_file(p / "manifest.json")})
 
 
+def _physics_versions() -> dict:
+    """The MuJoCo release a policy is trained (MJX) and gated (C MuJoCo) on: part of the policy
+    and export stages' keys, so a new release retrains and re-checks them (renders and the pose
+    model do not simulate and stay cached)."""
+    import importlib.metadata as md
+
+    return {pkg: md.version(pkg) for pkg in ("mujoco", "mujoco-mjx")}
+
+
 def check_object(object_dir: str | Path):
     """The pipeline's object, checked before any stage runs: a complete, current object folder
     (`object_ref.resolve`) and a renderer that can draw it. One UserError line otherwise."""
@@ -158,6 +167,7 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> 
         build_bundle(root / "export" / "models", dist, obj)
         return {"files": sum(1 for p in dist.rglob("*") if p.is_file())}
 
+    physics = _physics_versions()
     stages = [
         _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj),
         _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj),
@@ -167,19 +177,20 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> 
               ["pose_eval.json", "pose_error_model.json"]),
         Stage("train_policy", train_policy("upright", preset.policy_preset),
               {"env": "upright", "preset": preset.policy_preset, "overrides": list(preset.policy_overrides),
-               "eval_episodes": preset.policy_eval_episodes},
+               "eval_episodes": preset.policy_eval_episodes, "physics": physics},
               [root / "eval_pose" / "pose_error_model.json", *object_files], ["policy", "eval.json"]),
     ]
     if preset.goal_preset:
         stages.append(Stage("train_goal", train_policy("goal", preset.goal_preset),
-                            {"env": "goal", "preset": preset.goal_preset, "eval_episodes": preset.policy_eval_episodes},
+                            {"env": "goal", "preset": preset.goal_preset, "eval_episodes": preset.policy_eval_episodes,
+                             "physics": physics},
                             [root / "eval_pose" / "pose_error_model.json", *object_files], ["policy", "eval.json"]))
     export_inputs = [root / "train_policy" / "policy", root / "train_pose" / "pose", val_data / "manifest.json",
                      *object_files]
     if preset.goal_preset:
         export_inputs.append(root / "train_goal" / "policy")
     stages += [
-        Stage("export", export, {}, export_inputs, ["models"]),
+        Stage("export", export, {"physics": physics}, export_inputs, ["models"]),
         Stage("bundle", bundle, {}, [root / "export" / "models", WEB / "index.html", WEB / "src", WEB / "vendor" / "VERSIONS.json"],
               ["dist"]),
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -21,6 +22,10 @@ from typing import Callable
 
 from orient_jax.errors import UserError
 from orient_jax.fileio import sha256_file, write_json_atomic  # noqa: F401 (re-exported)
+
+
+STARTED = "started.json"
+"""Written in a stage's folder when it starts: the key its work belongs to (a kill leaves it)."""
 
 
 class StageFailed(UserError):
@@ -125,7 +130,14 @@ class Runner:
             self._record(stage.name, record)
             return record
         folder = self.root / stage.name
+        if self._stale(folder, key):
+            # Work left by a run with other inputs or config (finished or killed) is not resumed:
+            # a dataset, a training run or a checkpoint of another object would be refused or,
+            # worse, continued.
+            self.log(f"[{stage.name}] its inputs or config changed since its folder was written: starting afresh")
+            shutil.rmtree(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / STARTED, {"key": key})
         self.log(f"[{stage.name}] running")
         started = time.time()
         try:
@@ -152,6 +164,19 @@ class Runner:
         self._record(stage.name, record)
         self.log(f"[{stage.name}] done in {record['duration_s']:.0f} s")
         return record
+
+    @staticmethod
+    def _stale(folder: Path, key: str) -> bool:
+        """Whether `folder` holds work of another key: a finished stage's record (stage.json) or
+        a started one's (started.json) that names a different key. A folder with neither is
+        resumed as it is."""
+        for name in ("stage.json", STARTED):
+            try:
+                recorded = json.loads((folder / name).read_text()).get("key")
+            except (OSError, json.JSONDecodeError, AttributeError):
+                continue
+            return recorded != key
+        return False
 
     def _record(self, name: str, record: dict) -> None:
         for rel, digest in record.get("outputs", {}).items():
