@@ -97,3 +97,34 @@ def run_cli(main) -> None:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to continue (finished runs are reused)", file=sys.stderr)
         sys.exit(130)
+
+
+def mjx_step_cost(model, batch: int, steps: int):
+    """MJX cost of `model` (an MjModel): microseconds per env-step at `batch` random drops (one
+    jit call of `steps` physics steps, timed after a warm-up call), and the batch's final data."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+    import mujoco
+    from mujoco import mjx
+
+    mx = mjx.put_model(model)
+    d0 = mjx.put_data(model, mujoco.MjData(model))
+
+    def init(key):
+        q = jax.random.normal(key, (4,))
+        return d0.replace(qpos=d0.qpos.at[3:7].set(q / jnp.linalg.norm(q)))
+
+    data = jax.vmap(init)(jax.random.split(jax.random.PRNGKey(0), batch))
+
+    @jax.jit
+    def run(d):
+        return jax.lax.scan(lambda d, _: (jax.vmap(mjx.step, in_axes=(None, 0))(mx, d), None), d, None, length=steps)[0]
+
+    data = run(data)
+    jax.block_until_ready(data.qpos)
+    t = time.perf_counter()
+    data = run(data)
+    jax.block_until_ready(data.qpos)
+    return (time.perf_counter() - t) / steps / batch * 1e6, data

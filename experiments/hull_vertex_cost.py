@@ -10,18 +10,14 @@ between the simplified hull and the true one (how far the object can sink into t
 from __future__ import annotations
 
 import argparse
-import time
 
 import common  # noqa: F401  (puts the repo on sys.path)
 
 
 def measure(cap: int, batch: int, steps: int) -> dict:
-    import jax
-    import jax.numpy as jnp
     import mujoco
     import numpy as np
     import trimesh
-    from mujoco import mjx
 
     from orient_jax.assets.mjcf import PhysicsConfig
     from orient_jax.objects import collision, mjcf
@@ -31,28 +27,9 @@ def measure(cap: int, batch: int, steps: int) -> dict:
     mass = 1000.0 * sphere.volume
     inertia = np.eye(3) * 0.4 * mass * 0.2 ** 2
     xml = mjcf.build_mjcf("ball", [hull.vertices], mass, inertia, 0.2, 1.0, mjcf.scaled_config(0.2, PhysicsConfig()))
-    model = mujoco.MjModel.from_xml_string(xml)
-    mx = mjx.put_model(model)
-    d0 = mjx.put_data(model, mujoco.MjData(model))
-
-    def init(key):
-        q = jax.random.normal(key, (4,))
-        return d0.replace(qpos=d0.qpos.at[3:7].set(q / jnp.linalg.norm(q)))
-
-    data = jax.vmap(init)(jax.random.split(jax.random.PRNGKey(0), batch))
-
-    @jax.jit
-    def run(d):
-        return jax.lax.scan(lambda d, _: (jax.vmap(mjx.step, in_axes=(None, 0))(mx, d), None), d, None, length=steps)[0]
-
-    data = run(data)
-    jax.block_until_ready(data.qpos)
-    t = time.perf_counter()
-    data = run(data)
-    jax.block_until_ready(data.qpos)
-    seconds = time.perf_counter() - t
+    us, _ = common.mjx_step_cost(mujoco.MjModel.from_xml_string(xml), batch, steps)
     return {"cap": cap, "vertices": int(len(hull.vertices)), "gap_mm": round(hull.max_deviation * 1000, 2),
-            "us_per_env_step": round(seconds / steps / batch * 1e6, 2)}
+            "us_per_env_step": round(us, 2)}
 
 
 def main() -> None:

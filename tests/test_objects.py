@@ -270,6 +270,53 @@ def test_open_non_convex_mesh_uses_its_hull(tmp_path):
     assert meta["mass"]["volume_m3"] == pytest.approx(mesh.convex_hull.volume, rel=1e-6)
 
 
+def u_shape() -> trimesh.Trimesh:
+    """A closed, clearly non-convex U: a base and two posts (three boxes side by side)."""
+    parts = [trimesh.creation.box((0.2, 0.06, 0.05))]
+    for x in (-0.075, 0.075):
+        post = trimesh.creation.box((0.05, 0.06, 0.12))
+        post.apply_translation([x, 0.0, 0.085])
+        parts.append(post)
+    return trimesh.util.concatenate(parts)
+
+
+def test_decompose_gives_several_hulls_inside_the_objects_hull(tmp_path):
+    """--collision decompose (CoACD): several convex hulls, each within the object's own hull and
+    together reaching all of it, written as one collision geom each; the rests (on a plane only
+    the convex hull counts) and so the torque limit stay those of the single hull."""
+    from scipy.spatial import ConvexHull
+
+    from orient_jax.sim import rigid_body
+
+    path = write_mesh(tmp_path, u_shape(), "u.stl")
+    hull_out, hull_meta = do_import(tmp_path, path, "u_hull", density=DENSITY, drops=64)
+    out, meta = do_import(tmp_path, path, "u_parts", density=DENSITY, drops=64, collision="decompose")
+    hulls = meta["collision"]["hulls"]
+    assert meta["collision"]["kind"] == "decompose" and 2 <= len(hulls) <= 8, hulls
+    model = mujoco.MjModel.from_xml_path(str(out / folder.MJCF))
+    body = rigid_body.from_model(model)
+    assert len(body.collision_geoms) == len(hulls)
+    whole = ConvexHull(rigid_body.load(str(hull_out / folder.MJCF)).hull_points)
+    outside = body.hull_points @ whole.equations[:, :3].T + whole.equations[:, 3]
+    assert outside.max() <= 1e-6, outside.max()  # every part inside the object's hull (clipped to it)
+    np.testing.assert_allclose(ConvexHull(body.hull_points).volume, whole.volume, rtol=0.05)
+    # The posts' gap is not filled: some point between the posts' tops is in no part.
+    gap = np.array([0.0, 0.0, 0.1]) - model.body_ipos[body_of(model)]
+    assert not any(np.all(ConvexHull(body.hull_points[s]).equations[:, :3] @ gap + ConvexHull(body.hull_points[s]).equations[:, 3] <= 0)
+                   for s in _geom_slices(model, body))
+    assert meta["torque"]["limit_nm"] == pytest.approx(hull_meta["torque"]["limit_nm"], rel=0.1)
+
+
+def _geom_slices(model, body) -> list[slice]:
+    """Index ranges of each collision geom's points in body.hull_points."""
+    out, start = [], 0
+    for g in body.collision_geoms:
+        n = int(model.mesh_vertnum[model.geom_dataid[g]])
+        out.append(slice(start, start + n))
+        start += n
+    return out
+
+
 def test_inside_out_and_hollow_meshes_are_solids():
     box = trimesh.creation.box((0.1, 0.2, 0.3))
     inverted = box.copy()

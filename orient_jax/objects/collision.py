@@ -14,11 +14,18 @@ sphere (`experiments/hull_vertex_cost.py`, the last row; the first two: a bare h
     gap on a 0.2 m sphere (mm)      23.9   12.7    6.0    4.4    3.0
 
 The contact solver dominates: up to 128 vertices the cost is flat within the noise, and past
-it grows slowly (one run of three doubled at 256). Not measured on a GPU. One hull gives 4
-floor contacts; a convex decomposition into k hulls gives 4k, and MJX's cost per step grows
-with the contact count (the engine's MJCF is built around 8), which is why one hull is the
-default and decomposition (CoACD) is for clearly non-convex objects only (not available yet:
-`collision_hulls` says so).
+it grows slowly (one run of three doubled at 256). Not measured on a GPU.
+
+`decompose` (CoACD, an approximate convex decomposition) gives k hulls instead of one, each
+clipped to the object's hull. The single hull is the default, from measurements on the three
+committed outside meshes (`experiments/collision_decompose.py`): the object only ever touches the
+floor plane (the walls see its bounding sphere), and a rigid body on a plane touches it only at
+points of its convex hull, so a decomposition buys no geometry there: the same rests and torque
+limits (within 2.3 %). It costs 4-6x the MJX step time (8 hulls of up to 128 vertices), and
+its extra, overlapping contacts change how drops bounce: 25-30 % of the duck's and bunny's drops
+end on another face than with the hull (the hull against itself from starts 1e-6 rad apart: 0 %).
+It is there for arenas with other shapes (a ledge, a cup, a second object), where concavities
+can be touched.
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ the step cost was seen; (3) MJX
 caps a hull face at 20 vertices, and a hull this small rarely has such a face. Larger hulls
 are simplified by `simplify_hull`, which reports the gap it leaves."""
 KINDS = ("hull", "decompose")
+DECOMPOSE_MAX_PARTS = 8
+"""At most this many hulls from `decompose`: up to 32 floor contacts, 4x the engine's 8."""
+DECOMPOSE_THRESHOLD = 0.05
+"""CoACD's concavity threshold (its default): the largest concavity, relative to the object's
+size, that a part may keep."""
 PREFILTER = 32
 """A hull with more than PREFILTER x the cap vertices is first thinned to its extremes along
 PREFILTER x cap directions (4096 for 128), which keeps simplifying a 1 M-face scan to seconds."""
@@ -58,14 +70,60 @@ class Hull:
                 "max_deviation_m": float(f"{self.max_deviation:.4g}")}
 
 
-def collision_hulls(points: np.ndarray, kind: str = "hull", max_vertices: int = MAX_HULL_VERTICES) -> list[Hull]:
-    """The collision hulls of an object whose surface points are `points` (N, 3)."""
+def collision_hulls(points: np.ndarray, faces: np.ndarray | None = None, kind: str = "hull",
+                    max_vertices: int = MAX_HULL_VERTICES) -> list[Hull]:
+    """The collision hulls of an object whose surface is `points` (N, 3) with triangles `faces`
+    (F, 3) (needed by `decompose` only): one convex hull, or a convex decomposition, each hull
+    simplified to `max_vertices`."""
+    if kind == "hull":
+        return [simplify_hull(points, max_vertices)]
     if kind == "decompose":
-        raise UserError("--collision decompose is not available yet (convex decomposition needs CoACD and "
-                        "multi-hull support in the sim and the page); use --collision hull")
-    if kind != "hull":
-        raise UserError(f"unknown --collision {kind!r}; use one of {', '.join(KINDS)}")
-    return [simplify_hull(points, max_vertices)]
+        if faces is None:
+            raise ValueError("decompose needs the mesh's faces")
+        return decompose(points, faces, max_vertices)
+    raise UserError(f"unknown --collision {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def decompose(points: np.ndarray, faces: np.ndarray, max_vertices: int = MAX_HULL_VERTICES,
+              max_parts: int = DECOMPOSE_MAX_PARTS, seed: int = 0) -> list[Hull]:
+    """CoACD's approximate convex decomposition of the mesh (`points` (N, 3), `faces` (F, 3)) into
+    at most `max_parts` convex parts, each simplified to `max_vertices` like the single hull.
+    Deterministic for a given `seed`. A mesh CoACD cannot cut (already convex) gives one part."""
+    import coacd
+
+    coacd.set_log_level("error")
+    mesh = coacd.Mesh(np.asarray(points, np.float64), np.asarray(faces, np.int32))
+    try:
+        parts = coacd.run_coacd(mesh, threshold=DECOMPOSE_THRESHOLD, max_convex_hull=max_parts, seed=seed)
+    except Exception as exc:  # noqa: BLE001 (CoACD raises plain RuntimeErrors on meshes it cannot process)
+        raise UserError(f"the convex decomposition (CoACD) failed: {exc}; use --collision hull") from exc
+    # CoACD's parts may bulge a millimetre or two past the surface; clipped to the object's own
+    # hull, they touch the floor nowhere the single hull would not.
+    bounds = _hull(np.asarray(points, np.float64)).equations
+    clipped = [_clip(np.asarray(vertices, np.float64), bounds) for vertices, _ in parts if len(vertices) >= 4]
+    hulls = [simplify_hull(v, max_vertices) for v in clipped if v is not None]
+    if not hulls:
+        raise UserError("the convex decomposition (CoACD) returned no usable part; use --collision hull")
+    return hulls
+
+
+def _clip(vertices: np.ndarray, bounds: np.ndarray) -> np.ndarray | None:
+    """Vertices of conv(`vertices`) cut by the half-spaces `bounds` (M, 4) (n . x + d <= 0), or
+    None when almost nothing (no interior) is left."""
+    from scipy.optimize import linprog
+    from scipy.spatial import HalfspaceIntersection, QhullError
+
+    halfspaces = np.vstack([_hull(vertices).equations, bounds])
+    # An interior point: the centre of the largest ball inside all the half-spaces (a linear program).
+    norms = np.linalg.norm(halfspaces[:, :3], axis=1)
+    lp = linprog(np.r_[0.0, 0.0, 0.0, -1.0], A_ub=np.c_[halfspaces[:, :3], norms], b_ub=-halfspaces[:, 3],
+                 bounds=[(None, None)] * 3 + [(0, None)])
+    if not lp.success or lp.x[3] < 1e-5:
+        return None
+    try:
+        return HalfspaceIntersection(halfspaces, lp.x[:3]).intersections
+    except QhullError:
+        return None
 
 
 def _hull(points: np.ndarray):

@@ -84,8 +84,10 @@ def register(sub) -> None:
     weight.add_argument("--density", type=float, metavar="KG_PER_M3",
                         help=f"the solid's density (default {mass.DEFAULT_DENSITY:g} kg/m3 when --mass is not given)")
     p.add_argument("--collision", choices=collision.KINDS, default="hull",
-                   help="hull (default): one convex hull, 4 floor contacts, cheapest in MJX; decompose: a convex "
-                        "decomposition (not available yet)")
+                   help="hull (default): one convex hull, up to 4 floor contacts, cheapest in MJX, and exact for "
+                        "an object on a flat floor (a plane only ever touches the convex hull); decompose: a convex "
+                        f"decomposition by CoACD into at most {collision.DECOMPOSE_MAX_PARTS} hulls (more contacts, "
+                        "slower; for non-convex objects in arenas with other shapes)")
     p.add_argument("--name", help="the object's name (default: the --out folder's name)")
     p.add_argument("--source-note", metavar="TEXT",
                    help="where the mesh comes from and its licence, kept in object.json")

@@ -181,7 +181,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
     transform[:3, 3] = -com
     body_vertices = solid.vertices - com
     radius = float(np.linalg.norm(body_vertices, axis=1).max())
-    hulls = collision_lib.collision_hulls(body_vertices, options.collision, options.max_hull_vertices)
+    hulls = collision_lib.collision_hulls(body_vertices, solid.faces, options.collision, options.max_hull_vertices)
     lap("hull")
     config = mjcf.scaled_config(radius)
 
