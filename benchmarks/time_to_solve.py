@@ -1,4 +1,4 @@
-"""Time to 95% success: orient_jax's JAX PPO vs Stable-Baselines3 PPO on the same task.
+"""Time to 95% success: orient_jax's JAX PPO (and SHAC, `--shac`) vs Stable-Baselines3 PPO.
 
 Both train the `upright` task on this machine, one after the other (never at once), each
 under the same wall-clock budget, and each is stopped as soon as its success rate over its
@@ -17,12 +17,18 @@ most recent 200 finished training episodes (the stochastic policy, as trained) r
         and success rule (success = the 1 s hold completed at any point of the episode).
         Its clock starts just before it builds its envs.
 
+  shac  with --shac: orient_jax's SHAC (`--algo shac`, preset --shac-preset), run like ours.
+
+Each orient_jax run starts from an empty JAX compilation cache (cold: what a first run on a
+machine pays); with --warm, each is run a second time on the cache the first one filled.
+
 Prints a markdown table (time to 95%, env steps to 95%, env steps/s, peer/ours ratios)
-and, with --json, writes the numbers, both learning curves and the command line.
+and, with --json, writes the numbers, the learning curves and the command line.
 
     .venv/bin/python benchmarks/time_to_solve.py                       # quick preset, 30 min each
     .venv/bin/python benchmarks/time_to_solve.py --time-budget-s 600 --json out.json
     .venv/bin/python benchmarks/time_to_solve.py --ours-preset tiny --skip-peer   # smoke test
+    .venv/bin/python benchmarks/time_to_solve.py --shac --warm --json benchmarks/results/time_to_solve.json
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 PEER_DIR = REPO / "benchmarks" / "sb3_peer"
 PEER_VENV = PEER_DIR / ".venv"
 PEER_PYTHON = PEER_VENV / "bin" / "python"
-MUJOCO_VERSION = "3.17.0"  # the main venv's; the peer gets the same C library if a cp311 wheel exists
+MUJOCO_VERSION = "3.14.0"  # the main venv's (pyproject.toml); the peer gets the same C library if a cp311 wheel exists
 TORCH_VERSION = "2.13.0"  # resolves to the local CPU wheel (+cpu) for Python 3.11 on this machine
 
 
@@ -158,16 +164,17 @@ def rolling_success(updates: list[dict], window: int) -> list[dict]:
 
 # ----- ours ----------------------------------------------------------------------------------
 def ours_worker(args) -> int:
-    """Child process: train orient_jax's PPO in args.worker_dir (the parent watches and stops it)."""
+    """Child process: train orient_jax's PPO (or SHAC) in args.worker_dir (the parent watches and stops it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from orient_jax import sim
+    from orient_jax import compile_cache, sim
     from orient_jax.rl.presets import preset
     from orient_jax.rl.train import RunConfig, train_and_evaluate
 
+    compile_cache.enable()  # the folder the parent chose (ORIENT_JAX_COMPILE_CACHE): cold or warm
     changes = {"seed": args.seed}
-    if args.ours_total_steps:
+    if args.ours_total_steps and args.ours_algo == "ppo":
         changes["total_steps"] = args.ours_total_steps
-    ppo = preset(args.ours_preset, **changes)
+    ppo = preset(args.ours_preset, args.ours_algo, **changes)
     env_config = sim.default_config("upright")
     workdir = Path(args.worker_dir)
     start = {"t_start": time.time(), "preset": args.ours_preset, "total_steps": ppo.total_steps,
@@ -192,18 +199,26 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_ours(args, tmp: Path) -> dict:
-    workdir = tmp / "ours"
+def run_ours(args, tmp: Path, algo: str = "ppo", cache: Path | None = None, name: str = "ours") -> dict:
+    """One orient_jax training run (`algo`, its preset) in a child process, stopped at the target;
+    `cache`: the JAX compilation cache folder it uses (empty: a cold start)."""
+    workdir = tmp / name
     workdir.mkdir()
+    preset_name = args.ours_preset if algo == "ppo" else args.shac_preset
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_ours-worker", "--_worker-dir", str(workdir),
-           "--ours-preset", args.ours_preset, "--seed", str(args.seed)]
+           "--ours-preset", preset_name, "--ours-algo", algo, "--seed", str(args.seed)]
     if args.ours_total_steps:
         cmd += ["--ours-total-steps", str(args.ours_total_steps)]
     load = os.getloadavg()[0]
-    print(f"[ours] orient_jax PPO, preset {args.ours_preset} (budget {args.time_budget_s:.0f} s, load avg {load:.2f})", file=sys.stderr)
+    cache = cache or (tmp / f"xla-{name}")
+    warm = cache.is_dir() and any(cache.iterdir())
+    print(f"[{name}] orient_jax {algo.upper()}, preset {preset_name}, {'warm' if warm else 'cold'} compile cache "
+          f"(budget {args.time_budget_s:.0f} s, load avg {load:.2f})", file=sys.stderr)
     stderr_path = workdir / "stderr.log"
+    env = {**os.environ, "ORIENT_JAX_COMPILE_CACHE": str(cache)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     with stderr_path.open("w") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=err, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=err, stderr=err, start_new_session=True, env=env)
     metrics_path = workdir / "run" / "metrics.jsonl"
     start, updates, curve, solved, stopped_by = None, [], [], None, None
     offset, buffer, t_launch, last_print = 0, "", time.time(), 0.0
@@ -230,7 +245,7 @@ def run_ours(args, tmp: Path) -> dict:
                     if time.time() - last_print > 30:
                         last_print = time.time()
                         rs = "n/a" if last["rolling_success"] is None else f"{last['rolling_success']:.1%}"
-                        print(f"[ours] {last['time'] - start['t_start']:7.1f} s  {last['env_steps']:>10,} steps  "
+                        print(f"[{name}] {last['time'] - start['t_start']:7.1f} s  {last['env_steps']:>10,} steps  "
                               f"rolling success {rs}", file=sys.stderr)
             if solved is not None:
                 stopped_by = "target"
@@ -249,13 +264,14 @@ def run_ours(args, tmp: Path) -> dict:
         _stop(proc)
     if stopped_by.startswith(("exit code", "did not")):
         tail = stderr_path.read_text()[-3000:]
-        raise SystemExit(f"[ours] training failed ({stopped_by}):\n{tail}")
+        raise SystemExit(f"[{name}] training failed ({stopped_by}):\n{tail}")
     t0 = start["t_start"]
     last = curve[-1] if curve else {"env_steps": 0, "time": time.time(), "rolling_success": None}
     elapsed = (last["time"] - t0) if stopped_by in ("target", "total_steps") else args.time_budget_s
     steady = [u["steps_per_s"] for u in updates[1:]]
     return {
-        "framework": "orient_jax (JAX/MJX PPO)",
+        "framework": f"orient_jax (JAX/MJX {algo.upper()}, {'warm' if warm else 'cold'} compile)",
+        "algo": algo, "compile_cache": "warm" if warm else "cold",
         "time_to_95_s": round(solved["time"] - t0, 2) if solved else None,
         "steps_to_95": solved["env_steps"] if solved else None,
         "env_steps": last["env_steps"], "elapsed_s": round(elapsed, 2),
@@ -264,7 +280,7 @@ def run_ours(args, tmp: Path) -> dict:
         "first_update_s": round(updates[0]["time"] - t0, 2) if updates else None,
         "episodes": int(round(sum(u.get("episode/count", 0.0) for u in updates))),
         "rolling_success": last["rolling_success"], "stopped_by": stopped_by, "load_avg_at_start": load,
-        "config": {"preset": start["preset"], "total_steps": start["total_steps"], "num_envs": start["num_envs"],
+        "config": {"algo": algo, "preset": start["preset"], "total_steps": start["total_steps"], "num_envs": start["num_envs"],
                    "steps_per_update": start["steps_per_update"], "seed": args.seed},
         "curve": [{"time_s": round(p["time"] - t0, 2), "env_steps": p["env_steps"], "rolling_success": p["rolling_success"]}
                   for p in curve],
@@ -315,12 +331,14 @@ def _fmt(v, spec="{:,.0f}", none="not reached"):
     return none if v is None else spec.format(v)
 
 
-def table(ours: dict | None, peer: dict | None, budget: float, target: float = 0.95) -> str:
+def table(ours: dict | None, peer: dict | None, budget: float, target: float = 0.95, others: tuple = ()) -> str:
+    """The results as a markdown table; `others`: more orient_jax runs (warm, SHAC), each with its
+    SB3/run ratio row."""
     pct = f"{target:.0%}"
     rows = [f"| | time to {pct} (s) | env steps to {pct} | env steps/s (overall) | env steps/s (after 1st update) "
             "| first update (s) | steps run | final rolling success | stopped by |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in (ours, peer):
+    for r in (ours, *others, peer):
         if r is None:
             continue
         not_reached = f"> {budget:,.0f}" if r["stopped_by"] == "time_budget" else "not reached"
@@ -330,11 +348,14 @@ def table(ours: dict | None, peer: dict | None, budget: float, target: float = 0
                     f"{_fmt(r['steady_steps_per_s'], none='n/a')} | {_fmt(r['first_update_s'], '{:.1f}', 'n/a')} | "
                     f"{r['env_steps']:,} | {_fmt(r['rolling_success'], '{:.1%}', few)} | "
                     f"{r['stopped_by']} |")
-    if ours and peer:
+    for r in (ours, *others) if peer else ():
+        if r is None:
+            continue
+
         def ratio(key):
-            a, b = peer.get(key), ours.get(key)
+            a, b = peer.get(key), r.get(key)
             return f"{a / b:.2f}x" if a and b else "n/a"
-        rows.append(f"| **ratio peer / ours** | {ratio('time_to_95_s')} | {ratio('steps_to_95')} | "
+        rows.append(f"| **ratio SB3 / {r['framework']}** | {ratio('time_to_95_s')} | {ratio('steps_to_95')} | "
                     f"{ratio('steps_per_s')} | {ratio('steady_steps_per_s')} | | | | |")
     return "\n".join(rows)
 
@@ -344,6 +365,11 @@ def parse_args(argv=None):
     p.add_argument("--time-budget-s", type=float, default=1800.0,
                    help="wall-clock budget of EACH side (s); a side not at 95%% by then is reported '> budget' (default 1800)")
     p.add_argument("--ours-preset", default="quick", help="orient_jax PPO preset: quick (default), full, gpu, tiny")
+    p.add_argument("--shac", action="store_true", help="also run orient_jax's SHAC (--algo shac) as a third peer")
+    p.add_argument("--shac-preset", default="quick", help="its preset: quick (default), gpu, tiny")
+    p.add_argument("--warm", action="store_true",
+                   help="run each orient_jax trainer a second time on the compilation cache its first run filled")
+    p.add_argument("--ours-algo", default="ppo", help=argparse.SUPPRESS)
     p.add_argument("--ours-total-steps", type=int, default=None,
                    help="cap on our env steps (sets the preset's total_steps, hence its lr decay); default: the preset's")
     p.add_argument("--peer-total-steps", type=int, default=None,
@@ -380,14 +406,20 @@ def main(argv=None) -> int:
     try:
         noise_path = tmp / "pose_error_default.json"
         noise_path.write_text(noise.default_model().to_json())
-        ours = None if args.skip_ours else run_ours(args, tmp)
+        runs = {}
+        for algo in ([] if args.skip_ours else ["ppo"]) + (["shac"] if args.shac else []):
+            name = "ours" if algo == "ppo" else "shac"
+            runs[name] = run_ours(args, tmp, algo, name=name)
+            if args.warm:
+                runs[f"{name}_warm"] = run_ours(args, tmp, algo, cache=tmp / f"xla-{name}", name=f"{name}_warm")
+        ours = runs.pop("ours", None)
         peer = None if args.skip_peer else run_peer(args, tmp, noise_path, peer_total)
     finally:
         if args.keep_workdir:
             print(f"[kept] {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(table(ours, peer, args.time_budget_s, args.target))
+    print(table(ours, peer, args.time_budget_s, args.target, others=tuple(runs.values())))
     if args.json:
         import jax
         import mujoco
@@ -399,7 +431,7 @@ def main(argv=None) -> int:
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
             "versions": {"ours": {"python": platform.python_version(), "jax": jax.__version__, "mujoco": mujoco.__version__},
                          "peer": peer_versions},
-            "ours": ours, "peer": peer,
+            "ours": ours, "peer": peer, **runs,
             "ratio_peer_over_ours": {k: (peer[k] / ours[k] if ours and peer and ours.get(k) and peer.get(k) else None)
                                      for k in ("time_to_95_s", "steps_to_95", "steps_per_s")},
         }

@@ -20,18 +20,21 @@ PLUGIN_COMMANDS = ("orient_jax.data.commands", "orient_jax.pose.commands", "orie
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
 
 
-def _split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
-    """`--set env.x=1 --set ppo.y=2` -> (env overrides, ppo overrides)."""
-    env, ppo = [], []
+def _split_overrides(items: list[str], algo: str = "ppo") -> tuple[list[str], list[str]]:
+    """`--set env.x=1 --set ppo.y=2` -> (env overrides, trainer overrides); the trainer's
+    prefix is the algorithm's (`ppo.`, or `shac.` with --algo shac)."""
+    env, trainer = [], []
     for item in items:
         head, _, rest = item.partition(".")
         if head == "env" and rest:
             env.append(rest)
-        elif head == "ppo" and rest:
-            ppo.append(rest)
+        elif head == algo and rest:
+            trainer.append(rest)
+        elif head in ("ppo", "shac") and rest:
+            raise UserError(f"override {item!r} is for --algo {head}, not {algo}")
         else:
-            raise UserError(f"override {item!r} must start with 'env.' or 'ppo.' (e.g. ppo.num_envs=256)")
-    return env, ppo
+            raise UserError(f"override {item!r} must start with 'env.' or '{algo}.' (e.g. {algo}.num_envs=256)")
+    return env, trainer
 
 
 def _configs(args):
@@ -39,11 +42,12 @@ def _configs(args):
     from orient_jax import sim
     from orient_jax.rl import presets
 
-    env_over, ppo_over = _split_overrides(args.set or [])
+    algo = getattr(args, "algo", "ppo")
+    env_over, trainer_over = _split_overrides(args.set or [], algo)
     obj = _object(args)
     env_config = config_lib.apply_overrides(sim.default_config(args.env, obj.mjcf if obj else None), env_over)
-    ppo_config = config_lib.apply_overrides(presets.preset(args.preset), ppo_over)
-    return env_config, ppo_config
+    trainer_config = config_lib.apply_overrides(presets.preset(args.preset, algo), trainer_over)
+    return env_config, trainer_config
 
 
 def _object(args):
@@ -61,7 +65,8 @@ def cmd_train(args) -> int:
     distributed.initialize_from_args(args)
     env_config, ppo_config = _configs(args)
     obj = _object(args)
-    workdir = Path(args.workdir or f"runs/{args.env}-{args.preset}" + (f"-{obj.name}" if obj else ""))
+    algo = "" if args.algo == "ppo" else f"-{args.algo}"
+    workdir = Path(args.workdir or f"runs/{args.env}{algo}-{args.preset}" + (f"-{obj.name}" if obj else ""))
     run = RunConfig(env=args.env, checkpoint_every=args.checkpoint_every, init_from=getattr(args, "init_from", None) or "",
                     warm_start_std=getattr(args, "warm_start_std", 0.0), object_dir=args.object or "")
     train_and_evaluate(run, env_config, ppo_config,
@@ -178,14 +183,16 @@ def cmd_asset(args) -> int:
 def cmd_config(args) -> int:
     from orient_jax import config as config_lib
 
-    env_config, ppo_config = _configs(args)
+    env_config, trainer_config = _configs(args)
+    algo = getattr(args, "algo", "ppo")
     print("\n".join(["# env (override with --set env.KEY=VALUE)"] + config_lib.describe(env_config)
-                    + ["", f"# ppo, preset {args.preset} (override with --set ppo.KEY=VALUE)"] + config_lib.describe(ppo_config)))
+                    + ["", f"# {algo}, preset {args.preset} (override with --set {algo}.KEY=VALUE)"]
+                    + config_lib.describe(trainer_config)))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from orient_jax.rl.presets import PRESETS
+    from orient_jax.rl.presets import ALGOS, PRESETS, SHAC_PRESETS
     from orient_jax.sim import ALL_ENVS
 
     parser = argparse.ArgumentParser(
@@ -199,17 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     def add_common(p, with_env=True):
         if with_env:
             p.add_argument("--env", default="upright", help=f"task: one of {', '.join(ALL_ENVS)} (default upright)")
-        p.add_argument("--preset", default="quick", help=f"training scale: one of {', '.join(PRESETS)} (default quick)")
+        p.add_argument("--algo", default="ppo", choices=ALGOS,
+                       help="ppo (default): PPO on the simulator as a black box; shac: short-horizon actor-critic, "
+                            "gradients through the differentiable MJX physics (experimental: see docs/design.md)")
+        p.add_argument("--preset", default="quick", help=f"training scale: one of {', '.join(PRESETS)} for ppo, "
+                                                         f"{', '.join(SHAC_PRESETS)} for shac (default quick)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config value, e.g. --set ppo.num_envs=256 --set env.noise.scale=2")
+                       help="override a config value, e.g. --set ppo.num_envs=256 --set env.noise.scale=2 "
+                            "(shac.KEY=VALUE with --algo shac)")
         p.add_argument("--object", metavar="DIR",
                        help="an object folder (`orient-jax object import`) to train on, with the env defaults "
                             "relative to its size (default: the built-in engine)")
 
-    p = sub.add_parser("train", help="train a policy with PPO (resumes if the workdir has a checkpoint)",
-                       description="Train a re-orientation policy with PPO on vectorized MJX envs, data-parallel over all "
-                                   "devices (and processes: see the multi-process options). Rerunning in the same "
-                                   "workdir resumes from its latest checkpoint.")
+    p = sub.add_parser("train", help="train a policy with PPO or SHAC (resumes if the workdir has a checkpoint)",
+                       description="Train a re-orientation policy with PPO (or SHAC: --algo shac) on vectorized MJX envs, "
+                                   "data-parallel over all devices (and processes: see the multi-process options). "
+                                   "Rerunning in the same workdir resumes from its latest checkpoint.")
     add_common(p)
     p.add_argument("--workdir", help="run folder: checkpoints, metrics.jsonl, tb/, policy/ (default runs/ENV-PRESET, "
                         "runs/ENV-PRESET-NAME with --object)")

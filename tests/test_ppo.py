@@ -57,8 +57,8 @@ def test_gae_bootstraps_truncation_and_cuts_at_done():
     next_values = jnp.full((3, 1), 10.0)
     done = jnp.array([[False], [True], [False]])
     # Truncated at t=1: bootstraps from next_values; terminated: does not.
-    adv_trunc, _ = ppo_lib._gae(rewards, values, next_values, jnp.zeros((3, 1)), done, 0.5, 1.0)
-    adv_term, _ = ppo_lib._gae(rewards, values, next_values, done.astype(jnp.float32), done, 0.5, 1.0)
+    adv_trunc, _ = ppo_lib.gae(rewards, values, next_values, jnp.zeros((3, 1)), done, 0.5, 1.0)
+    adv_term, _ = ppo_lib.gae(rewards, values, next_values, done.astype(jnp.float32), done, 0.5, 1.0)
     assert float(adv_trunc[1, 0]) == pytest.approx(1 + 0.5 * 10)
     assert float(adv_term[1, 0]) == pytest.approx(1.0)
     # t=0 sees t=1 through the trace (gamma * lambda = 0.5), but nothing of t=2 (cut at t=1).

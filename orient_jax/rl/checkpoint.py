@@ -89,6 +89,8 @@ class PolicyArtifact:
     env_name: str
     env_config: Any
     ppo_config: Any
+    """The training config (PPOConfig, or SHACConfig for `--algo shac`): its actor_hidden and
+    init_log_std describe the actor."""
     actor_params: Any
     obs_norm: RunningStats
     metrics: dict
@@ -125,7 +127,13 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
         noise["model_path"] = _carry(noise["model_path"], tmp, NOISE_MODEL_FILE, "pose-error model")
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
             "env_config": env_config,
-            "ppo_config": config_lib.to_dict(artifact.ppo_config), "metrics": artifact.metrics}
+            "metrics": artifact.metrics}
+    from orient_jax.rl.presets import algo_of
+
+    algo = algo_of(artifact.ppo_config)
+    meta[f"{algo}_config"] = config_lib.to_dict(artifact.ppo_config)
+    if algo != "ppo":
+        meta["algo"] = algo
     if artifact.mjcf_path:  # the policy carries the physics it was trained on (none: the engine's)
         name = _carry(artifact.mjcf_path, tmp, MJCF_FILE, "the policy's MJCF")
         meta.update(mjcf=name, mjcf_sha256=fileio.sha256_file(tmp / name), object_dir=artifact.object_dir)
@@ -137,6 +145,7 @@ def load_policy(path: Path) -> PolicyArtifact:
     """Load a policy artifact; a missing or corrupt one is a UserError naming the file."""
     from orient_jax import sim
     from orient_jax.rl.ppo import PPOConfig
+    from orient_jax.rl.shac import SHACConfig
 
     path = Path(path).resolve()
     meta_path = path / "policy.json"
@@ -151,7 +160,9 @@ def load_policy(path: Path) -> PolicyArtifact:
         if env_config.get("noise", {}).get("model_path"):  # named relative to the policy folder
             env_config["noise"]["model_path"] = str(path / env_config["noise"]["model_path"])
         env_config = config_lib.from_dict(sim.config_class(env_name), env_config)
-        ppo_config = config_lib.from_dict(PPOConfig, meta["ppo_config"])
+        algo = meta.get("algo", "ppo")
+        config_class = {"ppo": PPOConfig, "shac": SHACConfig}[algo]
+        ppo_config = config_lib.from_dict(config_class, meta[f"{algo}_config"])
         mjcf_path = str(path / meta["mjcf"]) if meta.get("mjcf") else ""  # named relative to the policy folder
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc

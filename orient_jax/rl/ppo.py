@@ -16,21 +16,18 @@ Scaling is a config change: `num_envs` (a multiple of the device count).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 from orient_jax.config import check_range
-from orient_jax.rl.networks import Actor, Critic, RunningStats
-from orient_jax.sim.base import ReorientEnv, State
+from orient_jax.rl.networks import Actor, Critic
+from orient_jax.rl.trainer import AXIS, DataParallelTrainer, Params, TrainState  # noqa: F401 (re-exported)
+from orient_jax.sim.base import ReorientEnv
 from orient_jax.sim.vec_env import VecEnv
-
-AXIS = "data"
-
 
 @dataclasses.dataclass(frozen=True)
 class PPOConfig:
@@ -92,41 +89,17 @@ class PPOConfig:
         return max(1, -(-self.total_steps // self.steps_per_update))
 
 
-@struct.dataclass
-class Params:
-    """Everything inference needs (the exported policy) plus the critic."""
-
-    actor: Any
-    critic: Any
-    obs_norm: RunningStats
-    critic_norm: RunningStats
-
-
-@struct.dataclass
-class TrainState:
-    params: Params
-    opt_state: Any
-    env_state: State
-    episode_return: jax.Array  # (N,) running return of each env's current episode
-    rng: jax.Array
-    update: jax.Array  # updates done
-
-
-class PPO:
+class PPO(DataParallelTrainer):
     """Builds the jitted init and update functions of one (env, config) pair."""
 
     def __init__(self, env: ReorientEnv, config: PPOConfig, devices: list | None = None):
+        from orient_jax.errors import UserError
+
         self.env = env
         self.config = config
-        self.devices = devices or jax.devices()
-        self.num_devices = len(self.devices)
-        from orient_jax.errors import UserError
-        if config.num_envs % self.num_devices:
-            raise UserError(f"num_envs={config.num_envs} must be a multiple of the device count {self.num_devices}")
-        self.local_envs = config.num_envs // self.num_devices
+        self._setup_mesh(config.num_envs, devices)
         if (self.local_envs * config.rollout_steps) % config.num_minibatches:
             raise UserError("num_envs/devices * rollout_steps must be divisible by num_minibatches")
-        self.mesh = Mesh(self.devices, (AXIS,))
         self.venv = VecEnv(env, self.local_envs)
         self.actor = Actor(config.actor_hidden, env.action_size, config.init_log_std, config.tanh_grad_floor)
         self.critic = Critic(config.critic_hidden)
@@ -141,41 +114,9 @@ class PPO:
         self.init = jax.jit(self._init, out_shardings=self.shardings())
         self.update = jax.jit(self._sharded_update(), donate_argnums=0)
 
-    # ----- sharding -------------------------------------------------------------------------
-    def _state_specs(self) -> TrainState:
-        """PartitionSpecs: env-indexed arrays split over devices, everything else replicated."""
-        abstract = jax.eval_shape(self._init, jax.random.PRNGKey(0))
-        return TrainState(
-            params=jax.tree.map(lambda _: P(), abstract.params),
-            opt_state=jax.tree.map(lambda _: P(), abstract.opt_state),
-            env_state=jax.tree.map(lambda _: P(AXIS), abstract.env_state),
-            episode_return=P(AXIS), rng=P(), update=P())
-
-    def shardings(self) -> TrainState:
-        return jax.tree.map(lambda spec: NamedSharding(self.mesh, spec), self._specs,
-                            is_leaf=lambda x: isinstance(x, P))
-
-    def abstract_state(self) -> TrainState:
-        """Shapes, dtypes and shardings of the train state (for restoring checkpoints)."""
-        abstract = jax.eval_shape(self._init, jax.random.PRNGKey(0))
-        return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.shardings())
-
     # ----- init -----------------------------------------------------------------------------
     def _init(self, key: jax.Array) -> TrainState:
-        k_actor, k_critic, k_env, k_run = jax.random.split(key, 4)
-        params = Params(
-            actor=self.actor.init(k_actor, jnp.zeros(self.feature_size)),
-            critic=self.critic.init(k_critic, jnp.zeros(self.critic_size)),
-            obs_norm=RunningStats.create(self.feature_size),
-            critic_norm=RunningStats.create(self.critic_size))
-        k_env, k_stagger = jax.random.split(k_env)
-        env_state = VecEnv(self.env, self.config.num_envs).reset(k_env)
-        # Stagger the first episodes' clocks so that envs do not all end on the same step.
-        start = jax.random.randint(k_stagger, (self.config.num_envs,), 0, self.env.episode_steps)
-        env_state = env_state.replace(info={**env_state.info, "step": start})
-        return TrainState(params=params, opt_state=self.optimizer.init((params.actor, params.critic)),
-                          env_state=env_state, episode_return=jnp.zeros(self.config.num_envs),
-                          rng=k_run, update=jnp.zeros((), jnp.int32))
+        return self._fresh_state(key, self.config.num_envs, lambda p: self.optimizer.init((p.actor, p.critic)))
 
     # ----- update ---------------------------------------------------------------------------
     def _sharded_update(self) -> Callable[[TrainState], tuple[TrainState, dict]]:
@@ -216,7 +157,7 @@ class PPO:
                                 critic_norm=params.critic_norm.update(traj["critic_obs"], AXIS))
         next_values = self.critic.apply(params.critic, params.critic_norm.normalize(traj["final_critic_obs"]))
         values = self.critic.apply(params.critic, params.critic_norm.normalize(traj["critic_obs"]))
-        advantages, returns = _gae(traj["reward"], values, next_values, traj["terminated"], traj["done"],
+        advantages, returns = gae(traj["reward"], values, next_values, traj["terminated"], traj["done"],
                                    cfg.gamma, cfg.gae_lambda)
         batch = dict(features=traj["features"], critic_obs=traj["critic_obs"], action=traj["action"],
                      log_prob=traj["log_prob"], advantage=advantages, ret=returns)
@@ -284,7 +225,7 @@ def _gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax
     return jnp.sum(-0.5 * jnp.square((x - mean) / jnp.exp(log_std)) - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
 
 
-def _gae(rewards, values, next_values, terminated, done, gamma, lam):
+def gae(rewards, values, next_values, terminated, done, gamma, lam):
     """Generalized advantage estimation over (T, N) arrays.
 
     next_values[t] is V of the state step t reached (before any reset), so a truncated

@@ -4,6 +4,8 @@
 - `full`: twice `quick` (the cpu-full pipeline).
 - `goal`: the CPU run behind the shipped goal policy (a harder task: more envs and steps).
 - `gpu`: one accelerator (or several: `num_envs` splits over all local devices).
+
+SHAC (`--algo shac`) has its own presets of the same names where they apply (`SHAC_PRESETS`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 
 from orient_jax.errors import UserError
 from orient_jax.rl.ppo import PPOConfig
+from orient_jax.rl.shac import SHACConfig
 
 PRESETS: dict[str, PPOConfig] = {
     "quick": PPOConfig(num_envs=512, rollout_steps=32, total_steps=3_000_000, num_minibatches=8, update_epochs=4),
@@ -24,7 +27,25 @@ PRESETS: dict[str, PPOConfig] = {
 }
 
 
-def preset(name: str, **changes) -> PPOConfig:
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[name], **changes)
+SHAC_PRESETS: dict[str, SHACConfig] = {
+    "quick": SHACConfig(num_envs=64, horizon=32, total_steps=1_000_000),
+    "gpu": SHACConfig(num_envs=4096, horizon=32, total_steps=50_000_000, critic_minibatches=16),
+    "tiny": SHACConfig(num_envs=8, horizon=8, total_steps=8 * 8 * 3, critic_minibatches=2, critic_epochs=2,
+                       actor_hidden=(32, 32), critic_hidden=(32, 32)),
+}
+ALGOS = ("ppo", "shac")
+
+
+def preset(name: str, algo: str = "ppo", **changes) -> PPOConfig | SHACConfig:
+    """The training config of preset `name` for `algo` (ppo or shac)."""
+    table = {"ppo": PRESETS, "shac": SHAC_PRESETS}.get(algo)
+    if table is None:
+        raise UserError(f"unknown --algo {algo!r}; choose one of: {', '.join(ALGOS)}")
+    if name not in table:
+        raise UserError(f"unknown {algo} preset {name!r}; choose one of: {', '.join(table)}")
+    return dataclasses.replace(table[name], **changes)
+
+
+def algo_of(config: PPOConfig | SHACConfig) -> str:
+    """"ppo" or "shac": the algorithm a training config belongs to."""
+    return "shac" if isinstance(config, SHACConfig) else "ppo"

@@ -1,4 +1,4 @@
-"""`train_and_evaluate`: the training loop around `PPO.update`.
+"""`train_and_evaluate`: the training loop around `PPO.update` (or `SHAC.update`: `--algo shac`).
 
 The loop itself is thin: one jitted update per iteration (rollout + learning, no Python loop
 over envs or time steps), then host-side bookkeeping: metrics to JSON lines and TensorBoard,
@@ -25,6 +25,8 @@ from orient_jax.errors import UserError
 from orient_jax.rl import checkpoint as ckpt_lib
 from orient_jax.rl.networks import RunningStats, grow_mlp_inputs
 from orient_jax.rl.ppo import PPO, Params, PPOConfig
+from orient_jax.rl.presets import algo_of
+from orient_jax.rl.shac import SHAC, SHACConfig
 from orient_jax.sim.base import EnvConfig
 
 
@@ -56,11 +58,12 @@ class RunConfig:
         config_lib.check_range("checkpoint_every", self.checkpoint_every, 1, 1 << 30)
 
 
-def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig, obj=None) -> dict:
-    """config.json of a run: its configs and, training on an imported object, the object's
-    folder, name and content hash (resuming on a changed object is refused). An engine run's
-    record is as it always was (no object keys), so older run folders still resume."""
-    record = {"run": config_lib.to_dict(run), "env": config_lib.to_dict(env_config), "ppo": config_lib.to_dict(ppo)}
+def _run_record(run: RunConfig, env_config: EnvConfig, trainer: PPOConfig | SHACConfig, obj=None) -> dict:
+    """config.json of a run: its configs (the trainer's under "ppo" or "shac") and, training on
+    an imported object, the object's folder, name and content hash (resuming on a changed object
+    is refused). An engine PPO run's record is as it always was, so older run folders resume."""
+    record = {"run": config_lib.to_dict(run), "env": config_lib.to_dict(env_config),
+              algo_of(trainer): config_lib.to_dict(trainer)}
     if obj is None:
         del record["run"]["object_dir"]
     else:
@@ -68,10 +71,11 @@ def _run_record(run: RunConfig, env_config: EnvConfig, ppo: PPOConfig, obj=None)
     return record
 
 
-def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOConfig, workdir: Path,
+def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOConfig | SHACConfig, workdir: Path,
                        console: Console | None = None, show_progress: bool = True) -> ckpt_lib.PolicyArtifact:
-    """Train (or resume) in `workdir`; write `workdir/policy` and return the artifact."""
-    if env_config.reflex.enabled:  # PPO's samples would not be the actions the env applied
+    """Train (or resume) in `workdir` with PPO, or SHAC when `ppo_config` is a SHACConfig;
+    write `workdir/policy` and return the artifact."""
+    if env_config.reflex.enabled:  # the policy's actions would not be the actions the env applied
         raise UserError("env.reflex is put around a trained policy (orient-jax reflex), not trained with; drop "
                         "--set env.reflex.enabled=true")
     console = console or Console(stderr=True)
@@ -91,7 +95,9 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
         config_lib.check_run_record(workdir, record)
 
     env = sim.load(run.env, env_config, mjcf_path=mjcf_path)
-    ppo = PPO(env, ppo_config)
+    ppo = SHAC(env, ppo_config) if algo_of(ppo_config) == "shac" else PPO(env, ppo_config)
+    if run.init_from and algo_of(ppo_config) == "shac":
+        raise UserError("--init-from warm-starts PPO runs only")
     manager = ckpt_lib.checkpoint_manager(workdir, run.checkpoint_every)
     latest = manager.latest_step()
     if latest is not None:
@@ -111,7 +117,7 @@ def train_and_evaluate(run: RunConfig, env_config: EnvConfig, ppo_config: PPOCon
 
     if primary:
         processes = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
-        console.print(f"{ppo_config.num_envs} envs on {jax.device_count()} device(s){processes}")
+        console.print(f"{algo_of(ppo_config).upper()}: {ppo_config.num_envs} envs on {jax.device_count()} device(s){processes}")
 
     from tensorboardX import SummaryWriter
 
