@@ -440,7 +440,7 @@ def test_too_many_faces(tmp_path, monkeypatch):
     ({"size": 0.2, "scale": 2.0}, "not both"),
     ({"scale": 1e-5}, "would be 0.003 m long"),
     ({}, "units\\?"),  # 300 units, read as metres
-    ({"collision": "decompose", "size": 0.2}, "not available"),
+    ({"collision": "convex", "size": 0.2}, "unknown --collision 'convex'"),
 ])
 def test_bad_options(tmp_path, options, expect):
     path = write_mesh(tmp_path, trimesh.creation.box((100.0, 200.0, 300.0)), "big_units.stl")

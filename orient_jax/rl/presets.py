@@ -42,7 +42,7 @@ def preset(name: str, algo: str = "ppo", **changes) -> PPOConfig | SHACConfig:
     if table is None:
         raise UserError(f"unknown --algo {algo!r}; choose one of: {', '.join(ALGOS)}")
     if name not in table:
-        raise UserError(f"unknown {algo} preset {name!r}; choose one of: {', '.join(table)}")
+        raise UserError(f"unknown preset {name!r} for --algo {algo}; choose one of: {', '.join(table)}")
     return dataclasses.replace(table[name], **changes)
 
 
