@@ -95,11 +95,9 @@ def _policy_config(artifact, source: str) -> dict:
     if noise["model_path"]:  # the file, not where it lay on the exporting machine
         model = Path(noise["model_path"])
         noise.update(model_path=model.name, model_sha256=manifest_lib.sha256(model))
-    from orient_jax.rl.presets import algo_of
+    from orient_jax.rl.presets import trainer_record
 
-    algo = algo_of(artifact.ppo_config)  # "ppo_config" (as always) or "shac_config" and "algo"
-    out = {"env": artifact.env_name, "source": source, "env_config": env_config,
-           f"{algo}_config": config_lib.to_dict(artifact.ppo_config), **({"algo": algo} if algo != "ppo" else {})}
+    out = {"env": artifact.env_name, "source": source, "env_config": env_config, **trainer_record(artifact.ppo_config)}
     if artifact.mjcf_path:  # trained on an imported object (an engine policy's entry is as it was)
         out["mjcf"] = {"file": Path(artifact.mjcf_path).name, "sha256": manifest_lib.sha256(Path(artifact.mjcf_path)),
                        "object_dir": artifact.object_dir}

@@ -125,15 +125,11 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
     noise = env_config["noise"]
     if noise["model_path"]:  # the policy carries the noise it was trained with
         noise["model_path"] = _carry(noise["model_path"], tmp, NOISE_MODEL_FILE, "pose-error model")
+    from orient_jax.rl.presets import trainer_record
+
     meta = {"format": POLICY_FORMAT, "kind": "orient_jax_policy", "env": artifact.env_name,
             "env_config": env_config,
-            "metrics": artifact.metrics}
-    from orient_jax.rl.presets import algo_of
-
-    algo = algo_of(artifact.ppo_config)
-    meta[f"{algo}_config"] = config_lib.to_dict(artifact.ppo_config)
-    if algo != "ppo":
-        meta["algo"] = algo
+            "metrics": artifact.metrics, **trainer_record(artifact.ppo_config)}
     if artifact.mjcf_path:  # the policy carries the physics it was trained on (none: the engine's)
         name = _carry(artifact.mjcf_path, tmp, MJCF_FILE, "the policy's MJCF")
         meta.update(mjcf=name, mjcf_sha256=fileio.sha256_file(tmp / name), object_dir=artifact.object_dir)
@@ -144,8 +140,7 @@ def save_policy(path: Path, artifact: PolicyArtifact) -> Path:
 def load_policy(path: Path) -> PolicyArtifact:
     """Load a policy artifact; a missing or corrupt one is a UserError naming the file."""
     from orient_jax import sim
-    from orient_jax.rl.ppo import PPOConfig
-    from orient_jax.rl.shac import SHACConfig
+    from orient_jax.rl.presets import CONFIG_CLASSES
 
     path = Path(path).resolve()
     meta_path = path / "policy.json"
@@ -161,8 +156,7 @@ def load_policy(path: Path) -> PolicyArtifact:
             env_config["noise"]["model_path"] = str(path / env_config["noise"]["model_path"])
         env_config = config_lib.from_dict(sim.config_class(env_name), env_config)
         algo = meta.get("algo", "ppo")
-        config_class = {"ppo": PPOConfig, "shac": SHACConfig}[algo]
-        ppo_config = config_lib.from_dict(config_class, meta[f"{algo}_config"])
+        ppo_config = config_lib.from_dict(CONFIG_CLASSES[algo], meta[f"{algo}_config"])
         mjcf_path = str(path / meta["mjcf"]) if meta.get("mjcf") else ""  # named relative to the policy folder
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{meta_path}: corrupt policy metadata ({exc})") from exc

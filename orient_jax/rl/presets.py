@@ -46,6 +46,18 @@ def preset(name: str, algo: str = "ppo", **changes) -> PPOConfig | SHACConfig:
     return dataclasses.replace(table[name], **changes)
 
 
+CONFIG_CLASSES = {"ppo": PPOConfig, "shac": SHACConfig}
+
+
 def algo_of(config: PPOConfig | SHACConfig) -> str:
     """"ppo" or "shac": the algorithm a training config belongs to."""
     return "shac" if isinstance(config, SHACConfig) else "ppo"
+
+
+def trainer_record(config: PPOConfig | SHACConfig) -> dict:
+    """How policy.json and the export manifest record a training config: {"ppo_config": ...}
+    as always, or {"shac_config": ..., "algo": "shac"}."""
+    from orient_jax import config as config_lib
+
+    algo = algo_of(config)
+    return {f"{algo}_config": config_lib.to_dict(config), **({"algo": algo} if algo != "ppo" else {})}
