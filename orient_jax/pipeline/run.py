@@ -25,7 +25,7 @@ from pathlib import Path
 
 from orient_jax.errors import UserError
 from orient_jax.fileio import publish_dir
-from orient_jax.pipeline.stages import Runner, Stage, sha256_file
+from orient_jax.pipeline.stages import Runner, Stage, sha256_file, versions
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -82,9 +82,7 @@ def _physics_versions() -> dict:
     """The MuJoCo release a policy is trained (MJX) and gated (C MuJoCo) on: part of the policy
     and export stages' keys, so a new release retrains and re-checks them (renders and the pose
     model do not simulate and stay cached)."""
-    import importlib.metadata as md
-
-    return {pkg: md.version(pkg) for pkg in ("mujoco", "mujoco-mjx")}
+    return {pkg: v for pkg, v in versions().items() if pkg in ("mujoco", "mujoco-mjx")}
 
 
 def check_object(object_dir: str | Path):
