@@ -61,13 +61,17 @@ def measure_fps(ctx, url: str, seconds: float, physics: str = "realtime", extra:
             "console_errors": errors}
 
 
-def pose_error(page, n: int, seed: int) -> dict:
+def pose_error(page, n: int, seed: int, symmetry_card: dict | None = None) -> dict:
+    """The page's pose model on `n` seeded orientations, error modulo the object's symmetry."""
+    from orient_jax import symmetry
+
+    sym = symmetry.Symmetry.from_card(symmetry_card)
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     q[q[:, 3] < 0] *= -1
     pred = np.array(page.evaluate("([qs]) => orientApp.debug.predict(qs)", [q.tolist()]))
-    err = geodesic_deg(q, pred)
+    err = geodesic_deg(q, pred) if sym.trivial else np.degrees(np.asarray(symmetry.error_angle(q.astype(np.float32), pred.astype(np.float32), sym)))
     return {"orientations": n, "median_deg": float(np.median(err)), "mean_deg": float(err.mean()),
             "p90_deg": float(np.percentile(err, 90)), "within_10deg": float((err <= 10).mean())}
 
@@ -121,7 +125,7 @@ def main() -> int:
                                   "mujoco_wasm": page.evaluate("orientApp.debug.physicsVersion"),
                                   **json.loads((wh.WEB / "vendor" / "VERSIONS.json").read_text())}
             print("pose error …", flush=True)
-            result["pose_error"] = pose_error(page, 200, args.seed)
+            result["pose_error"] = pose_error(page, 200, args.seed, manifest.get("symmetry"))
             print("episodes …", flush=True)
             result["success_vision"] = wh.episodes(page, args.episodes, "predicted")
             result["success_truth"] = wh.episodes(page, args.episodes, "truth")

@@ -42,7 +42,7 @@ def pytest_unconfigure(config):
 # in their usual order.
 LONGEST_FIRST = ("test_envs.py", "test_pipeline.py", "test_web.py", "test_shac.py", "test_train_cli.py",
                  "test_distributed.py", "test_object_pipeline.py", "test_reflex.py", "test_ppo.py", "test_cli.py",
-                 "test_shipped_policies.py", "test_trajopt.py", "test_rotations.py", "test_pose.py", "test_export.py",
+                 "test_shipped_policies.py", "test_trajopt.py", "test_symmetry.py", "test_rotations.py", "test_pose.py", "test_export.py",
                  "test_evaluate.py", "test_memory.py")
 
 

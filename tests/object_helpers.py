@@ -23,3 +23,21 @@ def import_wedge(folder: Path) -> Path:
     out = run_cli("object", "import", str(mesh_path), "--out", str(folder / "wedge"), "--size", "0.25", "--no-preview")
     assert out.returncode == 0, out.stderr[-3000:]
     return folder / "wedge"
+
+
+def import_box(out: Path, symmetry=None) -> Path:
+    """A 2 x 2 x 1.5 box (a square cross-section) imported at 0.15 m into `out` without a preview;
+    `symmetry` (an `orient_jax.symmetry.Symmetry`): written into its card as the group to use."""
+    import json
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mesh_path = out.parent / f"{out.name}.stl"
+    trimesh.creation.box((2.0, 2.0, 1.5)).export(mesh_path)
+    result = run_cli("object", "import", str(mesh_path), "--out", str(out), "--size", "0.15", "--no-preview")
+    assert result.returncode == 0, result.stderr[-3000:]
+    if symmetry is not None:
+        card = json.loads((out / "object.json").read_text())
+        card["symmetry"] = symmetry.to_card()
+        (out / "object.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+    return out

@@ -37,6 +37,16 @@ class Dataset:
         return self.manifest["camera"]
 
     @property
+    def symmetry(self):
+        """The rendered object's symmetry (`orient_jax.symmetry.Symmetry`), from the card of the
+        object folder the manifest names (trivial when it names none or the card has none)."""
+        from orient_jax.objects.folder import symmetry_of
+        from orient_jax.symmetry import Symmetry
+
+        folder = (self.manifest.get("object") or {}).get("dir")
+        return symmetry_of(Path(folder)) if folder else Symmetry()
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.manifest["image_shape"])
 

@@ -64,12 +64,9 @@ def policy_contract_for(artifact) -> Contract:
     """The contract a policy artifact's graph must meet (its task, whether it has memory, and
     whether that memory carries the stall reflex's row)."""
     from orient_jax import sim
-    from orient_jax.sim import memory as memory_lib
 
     env_cls = sim.env_class(artifact.env_name)
-    config = artifact.env_config
-    memory = memory_lib.shape(env_cls.signal_size(), config.reflex.enabled) if config.memory else None
-    return policy_contract(env_cls.goal_conditioned, memory)
+    return policy_contract(env_cls.goal_conditioned, sim.base.memory_shape(artifact.env_config, env_cls))
 
 
 def pose_contract(height: int = 128, width: int = 128) -> Contract:

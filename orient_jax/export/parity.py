@@ -303,7 +303,12 @@ def closed_loop(env_name: str, env_config, controllers: dict[str, Callable], epi
                     mujoco.mj_step(model, d)
             new_quat = np.array([[d.qpos[4], d.qpos[5], d.qpos[6], d.qpos[3]] for d in datas])
             new_w = np.linalg.norm(np.array([d.qvel[3:6] for d in datas]), axis=-1)
-            if goal:
+            sym = getattr(env_config, "symmetry", None)
+            if sym is not None and not sym.trivial:  # success modulo the object's symmetry
+                from orient_jax import symmetry as symmetry_lib
+                task_error = (lambda q: symmetry_lib.error_angle(q, targets, sym)) if goal else (lambda q: symmetry_lib.tilt(q, sym))
+                err = np.degrees(np.asarray(task_error(new_quat.astype(np.float32)), np.float64))
+            elif goal:
                 err = quat_angle_deg(new_quat, targets)
             else:  # tilt: angle between body +Z and world +Z
                 x, y = new_quat[:, 0], new_quat[:, 1]

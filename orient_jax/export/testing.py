@@ -9,17 +9,17 @@ import jax.numpy as jnp
 
 
 def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32, 32), seed: int = 0,
-                           out_gain: float = 50.0, memory: bool = False, reflex: bool = False):
+                           out_gain: float = 50.0, memory: bool = False, reflex: bool = False, symmetry=None):
     """An untrained `PolicyArtifact` of `env_name` whose actions are not all ~0 (the last layer
     is scaled by `out_gain`) and whose feature normalizer is not the identity; `memory`: a
-    policy with memory (`env.memory`), `reflex`: and the stall reflex around it (`env.reflex`)."""
+    policy with memory (`env.memory`), `reflex`: and the stall reflex around it (`env.reflex`);
+    `symmetry`: for an object with this symmetry group (its policy carries the observer)."""
     import dataclasses
 
     from orient_jax import sim
     from orient_jax.rl.checkpoint import PolicyArtifact
     from orient_jax.rl.networks import Actor, RunningStats
     from orient_jax.rl.presets import preset
-    from orient_jax.sim import memory as memory_lib
     from orient_jax.sim.reflex import ReflexConfig
 
     env_cls = sim.env_class(env_name)
@@ -28,13 +28,15 @@ def random_policy_artifact(env_name: str = "goal", hidden: tuple[int, ...] = (32
         env_config = dataclasses.replace(env_config, memory=memory, reflex=ReflexConfig(enabled=reflex))
     elif memory or reflex:
         raise ValueError(f"the {env_name!r} task's policy has no memory (nor the reflex kept in it)")
+    if symmetry is not None:
+        env_config = dataclasses.replace(env_config, symmetry=symmetry)
     ppo_config = dataclasses.replace(preset("tiny") if _has_preset("tiny") else preset("quick"), actor_hidden=tuple(hidden))
     obs = {"quat": jnp.array([0.0, 0.0, 0.0, 1.0]), "ang_vel": jnp.zeros(3), "prev_action": jnp.zeros(3)}
     if env_cls.goal_conditioned:
         obs["target"] = jnp.array([0.0, 0.0, 0.0, 1.0])
-    if memory:
-        obs["memory"] = memory_lib.zeros(env_cls.signal_size(), reflex=reflex)
-    size = env_cls.policy_features(obs).shape[-1]
+    if (shape := sim.base.memory_shape(env_config, env_cls)) is not None:
+        obs["memory"] = jnp.zeros(shape, jnp.float32)
+    size = env_cls.policy_features(obs, env_config).shape[-1]
     k_init, k_mean, k_var = jax.random.split(jax.random.PRNGKey(seed), 3)
     params = Actor(tuple(hidden), 3, ppo_config.init_log_std).init(k_init, jnp.zeros(size))
     last = f"Dense_{len(hidden)}"

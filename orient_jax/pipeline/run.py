@@ -85,6 +85,17 @@ def _physics_versions() -> dict:
     return {pkg: v for pkg, v in versions().items() if pkg in ("mujoco", "mujoco-mjx")}
 
 
+def _symmetry_key(obj) -> dict:
+    """A symmetric object's group, part of the pose stage's key (the loss and its errors are taken
+    modulo it); nothing for an asymmetric one, whose key stays what it was."""
+    from orient_jax.objects.folder import symmetry_of
+
+    if obj is None:
+        return {}
+    sym = symmetry_of(obj.dir)
+    return {} if sym.trivial else {"symmetry": sym.to_card()}
+
+
 def check_object(object_dir: str | Path):
     """The pipeline's object, checked before any stage runs: a complete, current object folder
     (`object_ref.resolve`) and a renderer that can draw it. One UserError line otherwise."""
@@ -169,7 +180,8 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> 
     stages = [
         _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj),
         _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj),
-        Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides)},
+        Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides),
+                                         **_symmetry_key(obj)},
               [train_data / "manifest.json", val_data / "manifest.json"], ["pose"]),
         Stage("eval_pose", eval_pose, {}, [root / "train_pose" / "pose", val_data / "manifest.json"],
               ["pose_eval.json", "pose_error_model.json"]),

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from orient_jax import rotations
+from orient_jax import symmetry as symmetry_lib
 from orient_jax.data import augment as augment_lib
 from orient_jax.data.loader import Dataset, open_dataset
 from orient_jax.errors import UserError
@@ -53,9 +54,11 @@ def evaluate(model_dir: Path, data_dir: Path, out_dir: Path, limit: int | None =
     if artifact.camera and dataset.camera and _camera_key(artifact.camera) != _camera_key(dataset.camera):
         raise UserError(f"{data_dir}: rendered with a different camera than the model was trained on")
     pred, true = predict(artifact, dataset, limit=limit)
-    errors = np.asarray(rotations.geodesic_angle_deg(jnp.asarray(pred), jnp.asarray(true)))
+    symmetry = dataset.symmetry  # errors modulo it: a look-alike answer is a right answer
+    errors = np.asarray(jnp.rad2deg(symmetry_lib.error_angle(jnp.asarray(pred), jnp.asarray(true), symmetry)))
     order = np.argsort(-errors)[:worst]
     report = {"model": str(model_dir), "dataset": str(data_dir), **summarize(errors),
+              **({"symmetry": symmetry.to_card(), "modulo_symmetry": True} if not symmetry.trivial else {}),
               "worst": [{"index": int(i), "error_deg": float(errors[i]), "true": true[i].tolist(), "pred": pred[i].tolist()}
                         for i in order]}
     out_dir = Path(out_dir)

@@ -27,12 +27,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from orient_jax import config as config_lib
 from orient_jax import rotations
+from orient_jax import symmetry as symmetry_lib
 from orient_jax.data import augment as augment_lib
 from orient_jax.data.loader import Dataset, open_dataset
 from orient_jax.errors import UserError
 from orient_jax.pose.checkpoint import save_pose
-from orient_jax.pose.loss import geodesic_loss
+from orient_jax.pose.loss import SYMMETRY_LOSSES, symmetric_loss
 from orient_jax.pose.model import PoseNet, PoseNetConfig
+from orient_jax.symmetry import TRIVIAL, Symmetry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,10 @@ class PoseTrainConfig:
     """Measure the error on the validation set every this many steps."""
     eval_images: int = 512
     """Validation images used during training (the full set is for `eval-pose`)."""
+    symmetry_loss: str = "min"
+    """For a symmetric object (its card's symmetry): "min", the angle to the nearest look-alike
+    of the label, or "canonical", to one fixed look-alike (`pose/loss.py`; no effect on an
+    asymmetric object)."""
 
     def __post_init__(self):
         config_lib.check_range("batch_size", self.batch_size, 1)
@@ -67,6 +73,8 @@ class PoseTrainConfig:
         config_lib.check_range("weight_decay", self.weight_decay, 0.0)
         config_lib.check_range("checkpoint_every", self.checkpoint_every, 1)
         config_lib.check_range("eval_every", self.eval_every, 1)
+        if self.symmetry_loss not in SYMMETRY_LOSSES:
+            raise UserError(f"symmetry_loss={self.symmetry_loss!r}: choose one of {', '.join(SYMMETRY_LOSSES)}")
 
 
 def batch_indices(num_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:
@@ -86,8 +94,9 @@ def make_optimizer(config: PoseTrainConfig) -> optax.GradientTransformation:
 class PoseTrainer:
     """The jitted pieces of training, built once per config."""
 
-    def __init__(self, config: PoseTrainConfig, mesh: Mesh | None = None):
+    def __init__(self, config: PoseTrainConfig, mesh: Mesh | None = None, symmetry: Symmetry = TRIVIAL):
         self.config = config
+        self.symmetry = symmetry
         self.mesh = mesh or Mesh(np.array(jax.devices()), ("data",))
         if config.batch_size % self.mesh.size:
             raise UserError(f"batch_size {config.batch_size} must divide evenly over {self.mesh.size} devices")
@@ -117,7 +126,7 @@ class PoseTrainer:
             model = nnx.merge(self.graphdef, params, state["batch_stats"], copy=True)
             raw = model.raw(images)
             _, _, new_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
-            return geodesic_loss(raw, quats, head), new_stats
+            return symmetric_loss(raw, quats, head, self.symmetry, self.config.symmetry_loss), new_stats
 
         (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
         updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
@@ -136,19 +145,21 @@ class PoseTrainer:
         return model(augment_lib.to_float(images_u8))
 
     def errors_deg(self, state: dict, dataset: Dataset, indices: np.ndarray, batch: int = 64) -> np.ndarray:
-        """Geodesic error (deg) of the current model on `dataset[indices]`."""
+        """Geodesic error (deg, modulo the object's symmetry) of the current model on `dataset[indices]`."""
         out = []
         for start in range(0, len(indices), batch):
             idx = indices[start:start + batch]
             images, quats = dataset.get(idx)
             pred = self.predict(state["params"], state["batch_stats"], jnp.asarray(images))
-            out.append(np.asarray(rotations.geodesic_angle_deg(pred, jnp.asarray(quats))))
+            out.append(np.asarray(jnp.rad2deg(symmetry_lib.error_angle(pred, jnp.asarray(quats), self.symmetry))))
         return np.concatenate(out) if out else np.zeros(0)
 
 
 def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, val_dir: Path | None = None,
-                       console: Console | None = None, show_progress: bool = True) -> Path:
-    """Train (or resume) in `workdir`; write `workdir/pose` (the artifact) and return its path."""
+                       console: Console | None = None, show_progress: bool = True, symmetry: Symmetry | None = None) -> Path:
+    """Train (or resume) in `workdir`; write `workdir/pose` (the artifact) and return its path.
+    The loss is taken modulo the rendered object's symmetry (`symmetry`: another group, e.g. the
+    trivial one to train as if the object had none)."""
     import orbax.checkpoint as ocp
     from tensorboardX import SummaryWriter
 
@@ -162,10 +173,13 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
                         f"{config.model.image_size}x{config.model.image_size} (set model.image_size)")
     if len(train_set) < config.batch_size:
         raise UserError(f"{data_dir}: {len(train_set)} images, fewer than one batch of {config.batch_size}")
-    config_lib.check_run_record(workdir, {"config": config_lib.to_dict(config), "data": str(Path(data_dir).resolve()),
-                                "data_sha256": train_set.fingerprint})
+    symmetry = train_set.symmetry if symmetry is None else symmetry
+    record = {"config": config_lib.to_dict(config), "data": str(Path(data_dir).resolve()), "data_sha256": train_set.fingerprint}
+    config_lib.check_run_record(workdir, record if symmetry.trivial else {**record, "symmetry": symmetry.to_card()})
 
-    trainer = PoseTrainer(config)
+    if not symmetry.trivial:
+        console.print(f"object symmetry: {symmetry.describe()} (pose loss: {config.symmetry_loss})")
+    trainer = PoseTrainer(config, symmetry=symmetry)
     manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
         max_to_keep=2, save_interval_steps=config.checkpoint_every, create=True))
     state = trainer.init()
@@ -223,5 +237,6 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
     writer.close()
     kept = {k: last[k] for k in ("val_median_deg", "val_mean_deg", "val_acc10", "loss_deg", "step") if k in last}
     info = {"train_config": config_lib.to_dict(config), "dataset": str(Path(data_dir).resolve()),
-            "dataset_sha256": train_set.fingerprint, "validation": str(Path(val_dir).resolve()) if val_dir else None}
+            "dataset_sha256": train_set.fingerprint, "validation": str(Path(val_dir).resolve()) if val_dir else None,
+            "symmetry": symmetry.to_card()}
     return save_pose(workdir / "pose", trainer.eval_model(state), train_set.camera, kept, info)

@@ -29,7 +29,7 @@ def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
     actor = Actor(artifact.ppo_config.actor_hidden, 3, artifact.ppo_config.init_log_std)
     params, norm = artifact.actor_params, artifact.obs_norm
     env_config = artifact.env_config
-    has_memory = env_config.memory
+    has_memory = sim.base.memory_shape(env_config, env_cls) is not None
 
     def policy(quat, ang_vel, prev_action, target=None, memory=None):
         obs = {"quat": quat, "ang_vel": ang_vel, "prev_action": prev_action}
@@ -41,7 +41,7 @@ def make_policy_fn(artifact: PolicyArtifact) -> PolicyFn:
             if memory is None:
                 raise ValueError("this policy needs its memory (zeros at an episode's start)")
             obs["memory"] = memory
-        features = norm.normalize(env_cls.policy_features(obs))
+        features = norm.normalize(env_cls.policy_features(obs, env_config))
         action = jnp.clip(actor.apply(params, features)[0], -1.0, 1.0)
         if not has_memory:
             return action
@@ -57,7 +57,7 @@ def obs_policy_fn(artifact: PolicyArtifact) -> Callable[[dict], jax.Array]:
     """The same policy taking the env's observation dict (which carries the memory: the env
     keeps it exactly as `memory_out` would), returning the action alone."""
     policy = make_policy_fn(artifact)
-    if artifact.env_config.memory:
+    if sim.base.memory_shape(artifact.env_config, sim.env_class(artifact.env_name)) is not None:
         return lambda obs: policy(**obs)[0]
     return lambda obs: policy(**obs)
 

@@ -100,8 +100,9 @@ class SHAC(DataParallelTrainer):
     """Builds the jitted init and update functions of one (env, config) pair (as `PPO` does)."""
 
     def __init__(self, env: ReorientEnv, config: SHACConfig, devices: list | None = None):
-        if env.config.memory:
-            raise UserError("SHAC trains policies without memory (env.memory=false)")
+        if env.memory_shape is not None:
+            raise UserError("SHAC trains policies without memory (env.memory=false) and for asymmetric objects "
+                            "(a symmetric object's policy carries the look-alike observer in its memory): use --algo ppo")
         self.env = env
         self.config = config
         self._setup_mesh(config.num_envs, devices)

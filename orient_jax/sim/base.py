@@ -13,6 +13,7 @@ Frames: world Z up; quaternions [x, y, z, w] (MuJoCo's [w, x, y, z] is converted
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -22,11 +23,13 @@ from flax import struct
 from mujoco import mjx
 
 from orient_jax import rotations
+from orient_jax import symmetry as symmetry_lib
 from orient_jax.assets import mjcf
 from orient_jax.config import check_range
 from orient_jax.errors import UserError
 from orient_jax.sim import memory as memory_lib
 from orient_jax.sim import noise as noise_lib
+from orient_jax.sim import observer as observer_lib
 from orient_jax.sim import reflex as reflex_lib
 from orient_jax.sim import rigid_body
 
@@ -118,6 +121,10 @@ class EnvConfig:
     noise: NoiseConfig = NoiseConfig()
     randomization: RandomizationConfig = RandomizationConfig()
     reward: RewardScales = RewardScales()
+    symmetry: symmetry_lib.Symmetry = symmetry_lib.Symmetry()
+    """The object's symmetry group (object frame), from its object card (`object_defaults`): a
+    fact of the object, not a knob. Errors, success and the observation noise are taken modulo
+    it, and a symmetric object's policy carries the look-alike observer (`observer.py`)."""
 
     def __post_init__(self):
         check_range("episode_s", self.episode_s, 0.1, 600.0)
@@ -138,17 +145,35 @@ MAX_ANG_VEL_NATURAL = 8.97
 
 def object_defaults(config: EnvConfig, mjcf_path: str) -> EnvConfig:
     """`config` with the defaults that depend on the object set from the MJCF at `mjcf_path`:
-    `spawn_xy` and `max_ang_vel` (see their docs). Rounded (to the mm, to the rad/s) so that the
-    engine's MJCF gives back exactly the dataclass defaults."""
+    `spawn_xy` and `max_ang_vel` (see their docs), and the symmetry from the object card beside
+    it (`object.json`, when there is one). Rounded (to the mm, to the rad/s) so that the engine's
+    MJCF gives back exactly the dataclass defaults."""
     import math
+    from pathlib import Path
 
     import numpy as np
+
+    from orient_jax.objects import folder as object_folder
 
     model = mujoco.MjModel.from_xml_path(str(mjcf_path))
     radius = rigid_body.from_model(model).bounding_radius
     gravity = float(np.linalg.norm(model.opt.gravity)) or 9.81
+    folder = Path(mjcf_path).parent
+    symmetry = object_folder.symmetry_of(folder) if (folder / "object.json").is_file() else config.symmetry
     return dataclasses.replace(config, spawn_xy=round(SPAWN_XY_RADII * radius, 3),
-                               max_ang_vel=float(round(MAX_ANG_VEL_NATURAL * math.sqrt(gravity / radius))))
+                               max_ang_vel=float(round(MAX_ANG_VEL_NATURAL * math.sqrt(gravity / radius))),
+                               symmetry=symmetry)
+
+
+def memory_shape(config: EnvConfig, env_cls: type | None = None) -> tuple[int, int] | None:
+    """The shape of the policy's memory (its `memory` input and `memory_out` output), or None
+    for a policy without one: the moving averages (`env.memory`, `memory.py`) or, for a
+    symmetric object, the look-alike observer (`observer.py`)."""
+    if config.memory:
+        return memory_lib.shape(env_cls.signal_size(), config.reflex.enabled)
+    if observer_lib.needed(config.symmetry):
+        return observer_lib.shape(config.symmetry)
+    return None
 
 
 @dataclasses.dataclass
@@ -215,6 +240,12 @@ class ReorientEnv:
         self._hull_geoms = jnp.asarray(self.body.collision_geoms)
         self._hull_points = jnp.asarray(self.body.hull_points, jnp.float32)  # body frame (P, 3)
         self._data_template = mjx.make_data(self.mjx_model, device=self._device)
+        if config.memory and observer_lib.needed(config.symmetry):
+            raise UserError("env.memory (the moving averages) on a symmetric object is not supported: its policy's "
+                            "memory holds the look-alike observer")
+        self.memory_shape = memory_shape(config, type(self))
+        # An env's own `policy_features(obs)` is its policy's: with its config (the symmetry).
+        self.policy_features = functools.partial(type(self).policy_features, config=config)
 
     # ----- task hooks -------------------------------------------------------------------
     def _sample_target(self, key: jax.Array) -> jax.Array:
@@ -222,9 +253,9 @@ class ReorientEnv:
         raise NotImplementedError
 
     @staticmethod
-    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
+    def error_angle(quat: jax.Array, target: jax.Array, sym: symmetry_lib.Symmetry = symmetry_lib.TRIVIAL) -> jax.Array:
         """Angle (rad) between the orientation and the task's goal (target: the episode's,
-        identity for tasks without one)."""
+        identity for tasks without one), modulo the object's symmetry `sym`."""
         raise NotImplementedError
 
     def _training_start(self, key: jax.Array, drop: Start) -> Start:
@@ -238,10 +269,15 @@ class ReorientEnv:
         raise NotImplementedError
 
     @classmethod
-    def policy_features(cls, obs: Obs) -> jax.Array:
+    def policy_features(cls, obs: Obs, config: EnvConfig | None = None) -> jax.Array:
         """Features the policy computes from the raw signals (inside the exported graph): this
         observation's (F), then, where `obs` has a memory, how far each moving average of them
-        (memory included this step's) lies from them now (K * F)."""
+        (memory included this step's) lies from them now (K * F). For a symmetric object
+        (`config.symmetry`) the quaternion is the observer's estimate of the body's own
+        orientation among its look-alikes, followed by how sure that is (2)."""
+        if "memory" in obs and config is not None and not config.memory and observer_lib.needed(config.symmetry):
+            estimate, confidence = observer_lib.estimate(cls.next_memory(config, obs))
+            return jnp.concatenate([cls.signal_features({**obs, "quat": estimate}), confidence], axis=-1)
         features = cls.signal_features(obs)
         if "memory" not in obs:
             return features
@@ -252,13 +288,17 @@ class ReorientEnv:
     def next_memory(cls, config: EnvConfig, obs: Obs) -> jax.Array:
         """The policy's memory once it has seen `obs` (its `memory_out`; the env's next
         observation carries the same): the moving averages take this observation's features
-        and, with the stall reflex, the reflex's row takes its stall evidence."""
+        and, with the stall reflex, the reflex's row takes its stall evidence; the look-alike
+        observer's hypotheses take this view and rate."""
+        if not config.memory:
+            return observer_lib.update(obs["memory"], obs["quat"], obs["ang_vel"], config.symmetry, config.control_dt)
         memory = memory_lib.update(obs["memory"], cls.signal_features(obs))
         if not config.reflex.enabled:
             return memory
         k = len(memory_lib.DECAYS)
         quat = rotations.normalize(obs["quat"])
-        error = cls.error_angle(quat, rotations.normalize(obs["target"]) if "target" in obs else rotations.identity())
+        error = cls.error_angle(quat, rotations.normalize(obs["target"]) if "target" in obs else rotations.identity(),
+                                config.symmetry)
         row = reflex_lib.observe(memory[..., k, :], error, obs["ang_vel"], obs["prev_action"], config.reflex,
                                  config.control_dt)
         return jnp.concatenate([memory[..., :k, :], row[..., None, :]], axis=-2)
@@ -280,8 +320,8 @@ class ReorientEnv:
         spec = {"quat": (4,), "ang_vel": (3,), "prev_action": (3,)}
         if self.goal_conditioned:
             spec["target"] = (4,)
-        if self.config.memory:
-            spec["memory"] = memory_lib.shape(self.signal_size(), self.config.reflex.enabled)
+        if self.memory_shape is not None:
+            spec["memory"] = self.memory_shape
         return spec
 
     # ----- dynamics -------------------------------------------------------------------------
@@ -334,9 +374,14 @@ class ReorientEnv:
     def _observe(self, key: jax.Array, quat: jax.Array, ang_vel: jax.Array, prev_action: jax.Array,
                  target: jax.Array, noise: dict[str, jax.Array]) -> Obs:
         """Noisy raw signals, as the pose model (quat) and a gyro (ang_vel) would give them."""
-        k_err, k_sign, k_gyro = jax.random.split(key, 3)
-        error = self.noise_model.sample_error(k_err, noise["scale"])
-        noisy = rotations.canonicalize(rotations.multiply(error, quat))
+        sym = self.config.symmetry
+        if sym.trivial:
+            k_err, k_sign, k_gyro = jax.random.split(key, 3)
+            error = self.noise_model.sample_error(k_err, noise["scale"])
+            noisy = rotations.canonicalize(rotations.multiply(error, quat))
+        else:
+            k_err, k_sign, k_gyro, k_look = jax.random.split(key, 4)
+            noisy = self._symmetric_view(k_err, k_look, quat, noise["scale"])
         if self.config.noise.sign_flip:
             noisy = jnp.where(jax.random.bernoulli(k_sign), -noisy, noisy)
         obs = {"quat": noisy, "ang_vel": ang_vel + noise["ang_vel_std"] * jax.random.normal(k_gyro, (3,)),
@@ -344,6 +389,21 @@ class ReorientEnv:
         if self.goal_conditioned:
             obs["target"] = target
         return obs
+
+    def _symmetric_view(self, k_err: jax.Array, k_look: jax.Array, quat: jax.Array, scale: jax.Array) -> jax.Array:
+        """What a pose model may answer for a symmetric object: any look-alike of the orientation
+        (`symmetry.random_equivalent`, drawn afresh every frame: the observer must not rely on a
+        model's habits), off by an angle drawn from the measured error model. The measured errors
+        are taken modulo the symmetry, so the error turns exactly what can be seen by that angle:
+        with a continuous symmetry, it tips the axis (a turn about an axis normal to it)."""
+        sym = self.config.symmetry
+        k_angle, k_axis = jax.random.split(k_err)
+        angle = jnp.clip(self.noise_model.sample_angle(k_angle) * scale, 0.0, jnp.pi)
+        direction = jax.random.normal(k_axis, (3,))
+        if sym.continuous:
+            direction = jnp.cross(rotations.rotate(quat, jnp.asarray(sym.axis, jnp.float32)), direction)
+        error = rotations.from_axis_angle(direction, angle)
+        return rotations.canonicalize(rotations.multiply(error, symmetry_lib.random_equivalent(k_look, quat, sym)))
 
     def _critic_obs(self, data: mjx.Data, quat: jax.Array, target: jax.Array, prev_action: jax.Array,
                     info: dict[str, Any]) -> jax.Array:
@@ -385,8 +445,8 @@ class ReorientEnv:
                 "prev_action": prev_action, "nan": jnp.zeros((), bool),
                 "noise": self.noise_levels() if noise is None else noise}
         obs = self._observe(k_obs, start.quat, start.qvel[3:6], prev_action, target, info["noise"])
-        if self.config.memory:
-            obs["memory"] = memory_lib.zeros(self.signal_size(), reflex=self.config.reflex.enabled)
+        if self.memory_shape is not None:
+            obs["memory"] = jnp.zeros(self.memory_shape, jnp.float32)
         metrics = self._zero_metrics()
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, start.quat, target, prev_action, info),
                      reward=jnp.zeros(()), done=jnp.zeros((), bool), truncated=jnp.zeros((), bool),
@@ -409,7 +469,7 @@ class ReorientEnv:
         fallback = self._at_rest(state.data)
         data = jax.tree.map(lambda new, old: jnp.where(bad, old, new), data, fallback)
         quat, ang_vel = self._orientation(data)
-        error = self.error_angle(quat, info["target"])
+        error = self.error_angle(quat, info["target"], self.config.symmetry)
         in_region = (error <= jnp.deg2rad(self.config.success_angle_deg)) & (jnp.linalg.norm(ang_vel) <= self.config.success_ang_vel)
         hold = jnp.where(in_region, info["hold"] + 1, 0)
         step = info["step"] + 1
@@ -428,7 +488,7 @@ class ReorientEnv:
                    "success": info["success"].astype(jnp.float32), "nan": bad.astype(jnp.float32),
                    **{f"reward/{k}": scales[k] * v for k, v in terms.items()}}
         obs = self._observe(k_obs, quat, ang_vel, action, info["target"], info["noise"])
-        if self.config.memory:  # what the policy's own `memory_out` was at the last observation
+        if self.memory_shape is not None:  # what the policy's own `memory_out` was at the last observation
             obs["memory"] = self.next_memory(self.config, state.obs)
         return State(data=data, obs=obs, critic_obs=self._critic_obs(data, quat, info["target"], action, info),
                      reward=reward, done=truncated | bad, truncated=truncated & ~bad, metrics=metrics, info=info)

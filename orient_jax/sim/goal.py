@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from orient_jax import rotations
+from orient_jax import symmetry as symmetry_lib
 from orient_jax.config import check_range
 from orient_jax.errors import UserError
 from orient_jax.sim import base, rest_poses, start_bank
@@ -161,8 +162,8 @@ class Goal(base.ReorientEnv):
         return start
 
     @staticmethod
-    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
-        return rotations.geodesic_angle(quat, target)
+    def error_angle(quat: jax.Array, target: jax.Array, sym: symmetry_lib.Symmetry = symmetry_lib.TRIVIAL) -> jax.Array:
+        return symmetry_lib.error_angle(quat, target, sym)
 
     @staticmethod
     def signal_features(obs: base.Obs) -> jax.Array:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from orient_jax import rotations
+from orient_jax import symmetry as symmetry_lib
 from orient_jax.sim import base
 
 
@@ -25,8 +26,9 @@ class Upright(base.ReorientEnv):
         return rotations.identity()
 
     @staticmethod
-    def error_angle(quat: jax.Array, target: jax.Array) -> jax.Array:
-        return rotations.tilt(quat)
+    def error_angle(quat: jax.Array, target: jax.Array, sym: symmetry_lib.Symmetry = symmetry_lib.TRIVIAL) -> jax.Array:
+        """Tilt modulo the symmetry: a box with two square faces is upright on either."""
+        return symmetry_lib.tilt(quat, sym)
 
     @staticmethod
     def signal_features(obs: base.Obs) -> jax.Array:
