@@ -290,11 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _negative_axes_attached(argv: list[str]) -> list[str]:
-    """`--up -y` as `--up=-y`: argparse reads a value that starts with '-' as an option."""
+    """`--up -y` as `--up=-y` (and `--symmetry -z:4` as `--symmetry=-z:4`): argparse reads a
+    value that starts with '-' as an option."""
     out = []
     for arg in argv:
-        if out and out[-1] == "--up" and arg in ("-x", "-y", "-z"):
-            out[-1] = f"--up={arg}"
+        if out and ((out[-1] == "--up" and arg in ("-x", "-y", "-z"))
+                    or (out[-1] == "--symmetry" and arg.startswith("-") and ":" in arg)):
+            out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)
     return out

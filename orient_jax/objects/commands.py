@@ -7,11 +7,12 @@ from pathlib import Path
 
 
 def cmd_import(args) -> int:
+    from orient_jax.objects import symmetry
     from orient_jax.objects.importer import ImportOptions, import_object
 
     options = ImportOptions(up=args.up, size=args.size, scale=args.scale, mass=args.mass, density=args.density,
                             collision=args.collision, name=args.name, source_note=args.source_note, force=args.force,
-                            preview=not args.no_preview)
+                            preview=not args.no_preview, symmetry=args.symmetry)
     meta = import_object(Path(args.mesh), Path(args.out), options)
     m, t, hull = meta["mass"], meta["torque"], meta["collision"]["hulls"]
     size = " x ".join(f"{v:.3g}" for v in meta["size_m"])
@@ -26,6 +27,7 @@ def cmd_import(args) -> int:
     print(f"  visual.glb: {v['parts']} part(s), {v['faces']:,} faces, {v['textured_parts']} with an image texture")
     print(f"  torque limit {t['limit_nm']:.3g} N m ({t['rule']}); {len(meta['rests'])} rests from "
           f"{t['settled']}/{t['drops']} drops")
+    print(f"  symmetry: {symmetry.summary_line(meta['symmetry'])}")
     if meta["preview"]:
         print(f"  {meta['preview']}: upright and 5 random orientations through the pose camera")
     print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["timings_s"].items()))
@@ -44,7 +46,7 @@ def cmd_engine(args) -> int:
 
 
 def register(sub) -> None:
-    from orient_jax.objects import collision, importer, load, mass
+    from orient_jax.objects import collision, importer, load, mass, symmetry
 
     obj = sub.add_parser("object", help="import a mesh (.obj/.stl/.ply/.glb/.gltf) as an object to learn",
                          description="Object folders: the MJCF, visual mesh and facts (mass, inertia, torque limit, "
@@ -61,11 +63,15 @@ def register(sub) -> None:
                     f"mass, build a convex collision hull of at most {collision.MAX_HULL_VERTICES} vertices, drop it "
                     "from random orientations to find its rests and set the torque limit (enough to tip it out of "
                     "its hardest rest and for a share of a straight roll to upright, never enough to throw it), "
+                    "find its symmetry (--symmetry auto: the turns that map its surface and colours onto "
+                    "themselves, recorded in object.json so pose errors are taken modulo them), "
                     "render preview.png (Blender: upright and 5 random orientations through its pose camera), "
                     "and write the folder OUT atomically: nothing is written if any step fails.",
         epilog="examples:\n"
                "  orient-jax object import scans/mug.obj --out objects/mug --up y --size 0.12\n"
                "  orient-jax object import part.stl --out objects/bracket --scale 0.001 --mass 0.4   # mm -> m\n"
+               "  orient-jax object import can.stl --out objects/can --size 0.15 --symmetry z:inf   # a can\n"
+               "  orient-jax object import box.obj --out objects/box --size 0.15 --symmetry z:4,x:2  # square box\n"
                "  orient-jax object import toy.glb --out objects/toy --up y --size 0.2 \\\n"
                "      --source-note 'Toy by A. Person, CC-BY 4.0, https://example.org/toy'")
     p.add_argument("mesh", metavar="MESH", help=f"the mesh file ({', '.join(load.FORMATS)}); at most "
@@ -88,6 +94,12 @@ def register(sub) -> None:
                         "an object on a flat floor (a plane only ever touches the convex hull); decompose: a convex "
                         f"decomposition by CoACD into at most {collision.DECOMPOSE_MAX_PARTS} hulls (more contacts, "
                         "slower; for non-convex objects in arenas with other shapes)")
+    p.add_argument("--symmetry", default="auto", metavar="auto|none|SPEC",
+                   help="which orientations look alike (their pose errors count as zero): auto (default) finds the "
+                        "turns that move the surface (and its colours) by at most "
+                        f"{100 * symmetry.TOLERANCE:g} %% of the bounding radius over "
+                        f"{symmetry.PERCENTILE:g} %% of it; none: asymmetric; or SPEC to declare them (checked against "
+                        "the geometry: a contradiction is a warning). " + symmetry.SPEC_HELP.replace("%", "%%"))
     p.add_argument("--name", help="the object's name (default: the --out folder's name)")
     p.add_argument("--source-note", metavar="TEXT",
                    help="where the mesh comes from and its licence, kept in object.json")

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from orient_jax.errors import UserError
-from orient_jax.objects import folder, importer, torque
+from orient_jax.objects import folder, importer, symmetry, torque
+from orient_jax.symmetry import Symmetry
 
 NAME = "engine"
 
@@ -64,6 +65,7 @@ def write_engine(out: Path, force: bool = False, preview: bool = True, drops: in
             "rests": [r.summary(limits.settled) for r in limits.rests],
             "arena": {"half_size_m": config.arena_half_size, "wall_height_m": config.wall_height},
             "camera": importer.camera_for(radius),
+            "symmetry": symmetry.symmetry_card(Symmetry(), "none"),  # the engine is asymmetric by design
             "files": {"mjcf": folder.MJCF, "visual": folder.VISUAL},
             "visual": {"frame": "glTF: Y up, (x, y, z) = body (x, z, -y)"},
             "preview": None,

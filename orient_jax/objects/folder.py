@@ -95,3 +95,18 @@ def read_object(folder: Path) -> dict:
     if missing:
         raise UserError(f"{folder} is incomplete: {', '.join(missing)} missing; import the mesh again")
     return meta
+
+
+def symmetry_of(folder: Path):
+    """The symmetry group (`orient_jax.symmetry.Symmetry`, body frame) the folder's object.json
+    records as "symmetry"; the trivial group when it records none (a folder imported before
+    symmetry was) or the folder has no object.json (the built-in engine's assets)."""
+    from orient_jax.symmetry import Symmetry
+
+    card = Path(folder) / "object.json"
+    if not card.is_file():
+        return Symmetry()
+    try:
+        return Symmetry.from_card(json.loads(card.read_text()).get("symmetry"))
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
+        raise UserError(f"{card}: unreadable symmetry ({type(exc).__name__}: {exc}); import the mesh again") from exc

@@ -21,6 +21,7 @@ import numpy as np
 from orient_jax.errors import UserError
 from orient_jax.objects import collision as collision_lib
 from orient_jax.objects import folder, load, mass, mjcf, torque
+from orient_jax.objects import symmetry as symmetry_lib
 
 UP_AXES = {
     "z": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
@@ -59,6 +60,9 @@ class ImportOptions:
     seed: int = 0
     preview: bool = True
     """Render preview.png (Blender, a few seconds); False: object.json "preview" is null."""
+    symmetry: str = "auto"
+    """"auto": found in the geometry (and colours); "none": taken as asymmetric; or a SPEC
+    (`orient_jax.objects.symmetry.parse_spec`, e.g. "z:4,x:2")."""
 
     def validate(self) -> None:
         if self.up not in UP_AXES:
@@ -75,6 +79,8 @@ class ImportOptions:
             raise UserError(f"unknown --collision {self.collision!r}; use one of {', '.join(collision_lib.KINDS)}")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", self.name):
             raise UserError(f"--name {self.name!r}: use letters, digits, '_' and '-', starting with a letter or digit")
+        if self.symmetry not in ("auto", "none"):
+            symmetry_lib.parse_spec(self.symmetry)  # a bad SPEC is refused before anything is read or written
 
 
 def object_name(options: ImportOptions, out: Path) -> str:
@@ -120,6 +126,7 @@ def _visual_scene(parts: list, transform: np.ndarray):
     scene = trimesh.Scene()
     for i, part in enumerate(parts):
         part = part.copy()
+        part.update_faces(_first_of_coincident_faces(part))
         part.apply_transform(to_gltf @ transform)
         material = getattr(part.visual, "material", None)
         if isinstance(material, trimesh.visual.material.SimpleMaterial):
@@ -132,6 +139,19 @@ def _visual_scene(parts: list, transform: np.ndarray):
     return scene
 
 
+def _first_of_coincident_faces(part) -> np.ndarray:
+    """Mask (F,) keeping each face that does not span the same three points as an earlier one.
+    Exporters that write a two-sided surface as two coincident faces of opposite winding (and
+    meshes with doubled faces) z-fight when drawn: speckled or black, in the page and in Blender."""
+    corners = np.asarray(part.vertices)[np.asarray(part.faces)]  # (F, 3, 3)
+    _, point_ids = np.unique(corners.reshape(-1, 3).round(9), axis=0, return_inverse=True)
+    face_keys = np.sort(point_ids.reshape(-1, 3), axis=1)
+    _, first = np.unique(face_keys, axis=0, return_index=True)
+    keep = np.zeros(len(face_keys), dtype=bool)
+    keep[first] = True
+    return keep
+
+
 def _textured(parts: list) -> int:
     """How many parts carry an image texture."""
     count = 0
@@ -140,6 +160,26 @@ def _textured(parts: list) -> int:
         image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
         count += image is not None
     return count
+
+
+def object_symmetry(choice: str, body_vertices: np.ndarray, faces: np.ndarray, visual_parts: list,
+                    transform: np.ndarray) -> tuple[dict, list[str]]:
+    """(object.json's "symmetry", warnings) for --symmetry `choice` ("auto", "none" or a SPEC),
+    measured on the cleaned mesh in the body frame, with the visual parts' colours (moved by
+    `transform`, file -> body) when they have any."""
+    import trimesh
+
+    if choice == "none":
+        return symmetry_lib.symmetry_card(symmetry_lib.Symmetry(), "none"), []
+    body = trimesh.Trimesh(vertices=body_vertices, faces=faces, process=False)
+    colors = symmetry_lib.surface_colors(visual_parts, transform)
+    if choice == "auto":
+        sym, report = symmetry_lib.detect(body, colors)
+        card = symmetry_lib.symmetry_card(sym, "auto", None if sym.trivial else report["spec"], report)
+        return card, ([f"symmetry: {report['note']}"] if report.get("note") else [])
+    sym = symmetry_lib.parse_spec(choice)
+    warnings, report = symmetry_lib.declared_report(body, sym, colors)
+    return symmetry_lib.symmetry_card(sym, "declared", choice, report), [f"--symmetry {choice}: {w}" for w in warnings]
 
 
 def import_object(source: Path, out: Path, options: ImportOptions = ImportOptions()) -> dict:
@@ -183,6 +223,8 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
     radius = float(np.linalg.norm(body_vertices, axis=1).max())
     hulls = collision_lib.collision_hulls(body_vertices, solid.faces, options.collision, options.max_hull_vertices)
     lap("hull")
+    symmetry, symmetry_warnings = object_symmetry(options.symmetry, body_vertices, solid.faces, mesh.visual, transform)
+    lap("symmetry")
     config = mjcf.scaled_config(radius)
 
     with folder.staged(out, options.force, source) as staging:
@@ -199,7 +241,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
 
         visual = _visual_scene(mesh.visual, transform)
         (staging / folder.VISUAL).write_bytes(visual.export(file_type="glb"))
-        visual_faces = sum(len(p.faces) for p in mesh.visual)
+        visual_faces = sum(len(g.faces) for g in visual.geometry.values())
         lap("visual")
         warnings = []
         if visual_faces > VISUAL_FACES_WARNING:
@@ -209,6 +251,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
             warnings.append(props.note)
         if limits.summary(config.torque_margin)["unreachable_rests"]:
             warnings.append("the torque limit is capped so it cannot throw the object: some rests other than upright cannot be left")
+        warnings += symmetry_warnings
 
         meta = {
             "format_version": folder.FORMAT_VERSION,
@@ -233,6 +276,7 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
             "rests": [r.summary(limits.settled) for r in limits.rests],
             "arena": {"half_size_m": config.arena_half_size, "wall_height_m": config.wall_height},
             "camera": camera_for(radius),
+            "symmetry": symmetry,
             "files": {"mjcf": folder.MJCF, "visual": folder.VISUAL},
             "visual": {"parts": len(mesh.visual), "faces": visual_faces, "textured_parts": _textured(mesh.visual),
                        "frame": "glTF: Y up, (x, y, z) = body (x, z, -y)"},
