@@ -199,6 +199,7 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
     mjcf_name, glb_name = names
     mismatch = _check_trained_on({k: a for k, a in (("policy", policy), ("policy_goal", goal_policy)) if a is not None},
                                  mjcf_path, mjcf_name)
+    mismatch += _check_symmetry({k: a for k, a in (("policy", policy), ("policy_goal", goal_policy)) if a is not None})
     if mismatch:  # before any work: nothing else could make this export right
         raise UserError("export refused:\n  - " + "\n  - ".join(mismatch))
     out = Path(out_dir).resolve()
@@ -254,6 +255,7 @@ def export_models(out_dir: Path = DEFAULT_OUT, *, policy=None, policy_source: st
         manifest = manifest_lib.build_manifest(
             tmp, physics=physics, camera=cam, success=manifest_lib.success_from_env(env_config), models=models,
             parity=parity_summary(report), glb=has_glb, object_section=section,
+            symmetry=manifest_lib.symmetry_from_env(env_config),
             extra={"created_by": "orient-jax export (orient_jax.export.gate.export_models)", "seed": seed,
                    **({"source_object": obj.record()} if obj is not None else {})},
             mjcf_name=mjcf_name, glb_name=glb_name)
@@ -284,6 +286,16 @@ def _asset_sources(obj, policies: list, mjcf_path: Path | None, glb_path: Path |
     if mjcf_path is None or Path(mjcf_path).resolve() == mjcf.MJCF_PATH.resolve():
         return mjcf.MJCF_PATH, Path(glb_path or mjcf.ASSET_DIR / ENGINE_ASSET[1]), ENGINE_ASSET
     return Path(mjcf_path), Path(glb_path) if glb_path else None, OBJECT_ASSET
+
+
+def _check_symmetry(policies: dict) -> list[str]:
+    """The policies must agree on the object's symmetry: the manifest has one, by which the page
+    judges both tasks."""
+    cards = {key: manifest_lib.symmetry_from_env(art.env_config) for key, art in policies.items()}
+    if len({json.dumps(c, sort_keys=True) for c in cards.values()}) > 1:
+        return ["symmetry: the policies were trained with different symmetry groups ("
+                + "; ".join(f"{k}: {c or 'none'}" for k, c in cards.items()) + "): export them apart"]
+    return []
 
 
 def _check_trained_on(policies: dict, shipped: Path, name: str) -> list[str]:

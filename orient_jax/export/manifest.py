@@ -4,7 +4,8 @@ Paths are relative to the manifest. Physics values are read from the MJCF that i
 beside it (the file both MuJoCo builds load), never restated by hand; the success criteria
 come from the policy's env config; the camera from the pose model's metadata (its dataset);
 the `object` section (body name, mass, size, spawn, the page's grab spring and push) from the
-MJCF and the env config, scaled to the object's mass and size (`object_from_mjcf`).
+MJCF and the env config, scaled to the object's mass and size (`object_from_mjcf`); `symmetry`
+(only for a symmetric object) from the env config (`symmetry_from_env`).
 No timestamps: the same inputs give the same bytes.
 """
 
@@ -137,6 +138,16 @@ def success_from_env(env_config) -> dict:
             "hold_s": float(env_config.success_hold_s), "within_s": float(env_config.episode_s)}
 
 
+def symmetry_from_env(env_config) -> dict | None:
+    """The manifest's top-level `symmetry`: the object's symmetry group (the env config's, in the
+    object card's form, `Symmetry.to_card`), by which the page takes its errors and success; None
+    for an asymmetric object, whose manifest then has no such key (unchanged byte for byte)."""
+    from orient_jax.symmetry import TRIVIAL
+
+    sym = getattr(env_config, "symmetry", TRIVIAL)  # env configs from before symmetry: trivial
+    return None if sym is None or sym.trivial else sym.to_card()
+
+
 def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -158,10 +169,12 @@ def model_entry(path: Path, contract: dict, metrics: dict, config: dict, **extra
 
 def build_manifest(folder: Path, *, physics: dict, camera: dict, success: dict, models: dict, parity: dict,
                    glb: bool, object_section: dict | None = None, extra: dict | None = None,
-                   mjcf_name: str = "engine.xml", glb_name: str = "engine.glb") -> dict:
+                   mjcf_name: str = "engine.xml", glb_name: str = "engine.glb",
+                   symmetry: dict | None = None) -> dict:
     """The manifest. The folder's MJCF and visual mesh are `mjcf_name` and `glb_name` (the
     engine's, or an imported object's: `asset`). `object_section` (see `object_from_mjcf`)
-    defaults to the one read from the folder's MJCF with the default upright env config."""
+    defaults to the one read from the folder's MJCF with the default upright env config.
+    `symmetry` (see `symmetry_from_env`): the object's symmetry group, written only when given."""
     folder = Path(folder)
     if object_section is None:
         from orient_jax import sim
@@ -171,7 +184,8 @@ def build_manifest(folder: Path, *, physics: dict, camera: dict, success: dict, 
     if glb:
         asset["glb_sha256"] = sha256(folder / glb_name)
     return {"version": MANIFEST_VERSION, "asset": asset, "physics": physics, "camera": camera, "success": success,
-            "object": object_section, "models": models, "parity": parity, "versions": versions(),
+            "object": object_section, **({"symmetry": symmetry} if symmetry else {}),
+            "models": models, "parity": parity, "versions": versions(),
             "conventions": {"quat": "[x, y, z, w], unit, w >= 0 from pose.onnx; policy.onnx accepts either sign",
                             "world": "right-handed, Z up, metres, seconds, radians",
                             "ang_vel": "body frame (MuJoCo free-joint qvel[3:6]), rad/s"},

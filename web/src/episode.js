@@ -1,16 +1,20 @@
 // The episode: seeded random drops (manifest object.spawn), the task (upright or goal) and its
 // target, and success as manifest.success defines it: within tilt_deg (the target angle in goal
-// mode) and |w| <= ang_vel, held hold_s, within within_s of the reset.
+// mode) and |w| <= ang_vel, held hold_s, within within_s of the reset. Angles are taken modulo
+// the object's symmetry (manifest.symmetry, symmetry.js): a look-alike orientation counts.
 import * as F from './frames.js';
+import { TRIVIAL, angleDegModulo, tiltDegModulo } from './symmetry.js';
 import { holdableTargetSampler } from './targets.js';
 
 export class Episode {
   /** physics: Physics; success: manifest.success; object: objectSettings(manifest);
    *  seed: ?seed=; task: 'upright' | 'goal'; goalAvailable: whether policy_goal.onnx loaded;
-   *  forgetMemory(): drops the policy's memory (a new goal starts it from zeros). */
-  constructor({ physics, success, object, seed, task, goalAvailable, forgetMemory }) {
+   *  forgetMemory(): drops the policy's memory (a new goal starts it from zeros);
+   *  symmetry: parseSymmetry(manifest.symmetry) (default: trivial). */
+  constructor({ physics, success, object, seed, task, goalAvailable, forgetMemory, symmetry = TRIVIAL }) {
     this.physics = physics;
     this.criteria = success;
+    this.symmetry = symmetry;
     this.spawn = object.spawn;
     this.forgetMemory = forgetMemory;
     this.holdSteps = Math.round(success.hold_s / physics.controlDt);
@@ -77,9 +81,9 @@ export class Episode {
     return this.task === 'goal' ? this.target : null;
   }
 
-  /** Degrees to the task's aim: the target in goal mode, upright otherwise. */
+  /** Degrees to the task's aim (modulo the symmetry): the target in goal mode, upright otherwise. */
   error(q) {
-    return this.task === 'goal' ? F.angleDeg(q, this.target) : F.tiltDeg(q);
+    return this.task === 'goal' ? angleDegModulo(q, this.target, this.symmetry) : tiltDegModulo(q, this.symmetry);
   }
 
   /** After each control step: count the hold, decide success or failure. */

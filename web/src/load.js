@@ -125,10 +125,10 @@ export async function chooseBackend(want) {
 /** The page's modules that import the vendored libraries (three.js, onnxruntime-web, mujoco-js). */
 export async function loadModules() {
   try {
-    const [frames, renderer, physics, inference, episode, control, input] = await Promise.all([
-      import('./frames.js'), import('./renderer.js'), import('./physics.js'), import('./inference.js'),
-      import('./episode.js'), import('./control.js'), import('./input.js')]);
-    return { F: frames, ...renderer, ...physics, ...inference, ...episode, ...control, ...input };
+    const [frames, symmetry, renderer, physics, inference, episode, control, input] = await Promise.all([
+      import('./frames.js'), import('./symmetry.js'), import('./renderer.js'), import('./physics.js'),
+      import('./inference.js'), import('./episode.js'), import('./control.js'), import('./input.js')]);
+    return { F: frames, Sym: symmetry, ...renderer, ...physics, ...inference, ...episode, ...control, ...input };
   } catch (e) {
     throw new Error(`the page's modules failed to load (${e.message}). Vendored files missing? Run \`npm ci && node scripts/vendor.mjs\` in web/.`);
   }

@@ -71,7 +71,7 @@ function nextResolutionScale(scale, fps) {
 // The page's parts, set once by init() (three.js example style): loading (load.js), the episode
 // (episode.js), the control step (control.js), pointer and pushes (input.js), the test hook
 // (hook.js); this module owns the driver, the animation loop and its stats.
-let F, manifest, object, backend, mainBackend, threads;
+let F, Sym, symmetry, manifest, object, backend, mainBackend, threads;
 let physics, inference, view, poseCam, ui;
 let episode, control, drag, pusher;
 
@@ -100,11 +100,14 @@ async function init() {
   mainBackend = backend;
   const mods = await loadModules();
   F = mods.F;
+  Sym = mods.Sym;
+  symmetry = Sym.parseSymmetry(manifest.symmetry); // absent: trivial (every error as before)
   object = objectSettings(manifest);
   ({ physics, inference, view, poseCam, threads } = await loadScene({ config, manifest, base: loaded.base, backend, object, mods }));
 
   episode = new mods.Episode({ physics, success: manifest.success, object, seed: config.seed, task: config.task,
-                               goalAvailable: !!inference.policyGoal, forgetMemory: () => inference.forgetMemory() });
+                               goalAvailable: !!inference.policyGoal, forgetMemory: () => inference.forgetMemory(),
+                               symmetry });
   control = new mods.Controller({ physics, inference, poseCam, readback: config.readback, mode: config.mode, obs: config.obs });
   drag = new mods.Drag({ physics, view, spring: object.drag });
   pusher = new mods.Pusher({ physics, sizes: object.push, seed: config.seed });
@@ -122,6 +125,7 @@ async function init() {
     push: () => { pusher.push(); episode.clearHold(); },
   });
   ui.setInset(poseCam.canvas);
+  ui.setSymmetry(Sym.describeSymmetry(symmetry));
   ui.setGoalAvailable(!!inference.policyGoal, inference.goalNote);
   syncControls();
 
@@ -238,7 +242,8 @@ function animate() {
   });
 }
 
-/** orientApp.state(): the loop's state (DESIGN.md's keys first, then extras). */
+/** orientApp.state(): the loop's state (DESIGN.md's keys first, then extras). The angles are
+ *  modulo the object's symmetry (manifest.symmetry; none: plain). */
 function state() {
   const quat = physics.quat, { quatPred, action, timing } = control, { task, target } = episode;
   return {
@@ -247,8 +252,8 @@ function state() {
     quatPred,
     angVel: physics.angVel,
     action: action.slice(),
-    tiltDeg: F.tiltDeg(quat),
-    predErrDeg: quatPred ? F.angleDeg(quat, quatPred) : null,
+    tiltDeg: Sym.tiltDegModulo(quat, symmetry),
+    predErrDeg: quatPred ? Sym.angleDegModulo(quat, quatPred, symmetry) : null,
     success: episode.success === true,
     fps: stats.fps,
     poseMs: timing.render + timing.pose,
@@ -258,7 +263,7 @@ function state() {
     pos: physics.pos,
     failed: episode.success === false,
     successT: episode.successT,
-    goalErrDeg: task === 'goal' ? F.angleDeg(quat, target) : null,
+    goalErrDeg: task === 'goal' ? Sym.angleDegModulo(quat, target, symmetry) : null,
     target: task === 'goal' ? target.slice() : null,
     renderMs: timing.render,
     viewMs: stats.viewMs,

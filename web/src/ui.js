@@ -68,6 +68,13 @@ export class UI {
     $('inset').prepend(canvas);
   }
 
+  /** The object's symmetry in one line (symmetry.js describeSymmetry), or null: no line. */
+  setSymmetry(text) {
+    const el = $('symmetry');
+    el.hidden = !text;
+    el.textContent = text || '';
+  }
+
   setGoalAvailable(available, note) {
     $('btn-goal').disabled = !available;
     const el = $('goal-note');
