@@ -7,7 +7,7 @@
 # `orient-jax bundle` then bundles the committed gallery (models/gallery.json: the engine
 # first, then these) into dist/.
 #
-#   bash scripts/gallery.sh              # every object (duck bunny palm), ~40-45 min each on 2 cores
+#   bash scripts/gallery.sh              # every object (duck bunny palm box can), ~40-45 min each on 2 cores
 #   bash scripts/gallery.sh duck         # one row
 #
 # Cached like the pipeline: rerunning skips finished stages (runs/pipeline-cpu-quick-NAME/).
@@ -23,12 +23,14 @@ import_args() {  # the import command of each committed source mesh (see objects
     duck)  echo "$SRC/duck/duck.obj --up y --size 0.2" ;;
     bunny) echo "$SRC/bunny/bunny.obj --up y --size 0.2" ;;
     palm)  echo "$SRC/palm/palm.obj --up=-y --scale 0.001" ;;
-    *) echo "error: unknown gallery object '$1' (duck, bunny, palm)" >&2; return 2 ;;
+    box)   echo "$SRC/box/cube.obj --up z --size 0.15" ;;
+    can)   echo "$SRC/can/can.stl --up z --size 0.15 --symmetry z:inf,x:2" ;;
+    *) echo "error: unknown gallery object '$1' (duck, bunny, palm, box, can)" >&2; return 2 ;;
   esac
 }
 
 objects=("$@")
-[ ${#objects[@]} -gt 0 ] || objects=(duck bunny palm)
+[ ${#objects[@]} -gt 0 ] || objects=(duck bunny palm box can)
 for name in "${objects[@]}"; do
   args=$(import_args "$name")
   note=$(sed -n 's/^note: //p' "$SRC/$name/SOURCE.md")
