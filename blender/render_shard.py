@@ -26,7 +26,7 @@ import scene as scene_lib  # noqa: E402  (also puts the repo's orient_jax on sys
 
 from orient_jax.assets import engine_spec  # noqa: E402
 from orient_jax.data import randomize, shards  # noqa: E402
-from orient_jax.data.config import with_object  # noqa: E402
+from orient_jax.data.config import LIGHT_FAMILIES, with_object  # noqa: E402
 from orient_jax.objects import folder  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,6 +60,9 @@ else:  # the built-in engine, from engine_spec
 camera = scene_lib.add_camera(scene)
 sun = scene_lib.add_sun(scene)
 world = scene_lib.add_world(scene)
+sky = bool(np.any(params.light_family == LIGHT_FAMILIES.index("sky")))  # any image of the shard lit by "sky"
+if sky:
+    scene_lib.add_sky(world)
 scene_lib.configure_render(scene, config.renderer, cam_cfg.width, cam_cfg.height)
 if config.object_dir and config.renderer.engine == "workbench":
     scene.display.shading.color_type = "TEXTURE"  # an imported object's image textures (else its colours)
@@ -74,7 +77,11 @@ for i in range(count):
     # 3b. Domain randomization of this image (identity values when switched off).
     scene_lib.set_camera(camera, params.cam_position[i], params.cam_look_at[i], cam_cfg.up, params.fov_y_deg[i])
     scene_lib.set_sun(sun, params.sun_direction[i], params.sun_strength[i], params.sun_color[i])
-    scene_lib.set_ambient(world, params.ambient_color[i])
+    if sky:  # a sky-lit image, or a plain one (its sky one colour) in a shard with sky-lit images
+        scene_lib.set_sky(world, params.sky_top[i], params.sky_bottom[i], params.sky_patch[i],
+                          params.sky_patchiness[i], params.sky_scale[i])
+    else:
+        scene_lib.set_ambient(world, params.ambient_color[i])
     set_materials(i)
     scene_lib.set_seed(scene, params.render_seed[i])
     # 3c. Render RGBA over a transparent film, then composite the background and add sensor noise.

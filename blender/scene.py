@@ -254,6 +254,51 @@ def set_ambient(world: bpy.types.World, color) -> None:
     world.color = rgb
 
 
+SKY_LABELS = ("orient_jax sky gradient", "orient_jax sky patches", "orient_jax sky noise")
+
+
+def add_sky(world: bpy.types.World) -> None:
+    """Make the world an image-like environment (the "sky" lighting family): a gradient from
+    the colour below to the colour above along the view direction's z, with soft noise patches of
+    a third colour mixed in (`set_sky`). Only shards that draw the sky family build it, so the
+    others keep the plain ambient world's bytes."""
+    tree = world.node_tree
+    coords = tree.nodes.new("ShaderNodeTexCoord")
+    split = tree.nodes.new("ShaderNodeSeparateXYZ")
+    tree.links.new(coords.outputs["Generated"], split.inputs["Vector"])
+    height = tree.nodes.new("ShaderNodeMapRange")
+    height.inputs["From Min"].default_value, height.inputs["From Max"].default_value = -1.0, 1.0
+    tree.links.new(split.outputs["Z"], height.inputs["Value"])
+    gradient, patches = tree.nodes.new("ShaderNodeMix"), tree.nodes.new("ShaderNodeMix")
+    noise = tree.nodes.new("ShaderNodeTexNoise")
+    for node, label in zip((gradient, patches, noise), SKY_LABELS):
+        node.label = label
+    gradient.data_type = patches.data_type = "RGBA"
+    tree.links.new(height.outputs["Result"], _socket(gradient.inputs, "Factor_Float"))
+    tree.links.new(coords.outputs["Generated"], noise.inputs["Vector"])
+    tree.links.new(_socket(gradient.outputs, "Result_Color"), _socket(patches.inputs, "A_Color"))
+    patch_mask = tree.nodes.new("ShaderNodeMath")
+    patch_mask.operation = "MULTIPLY"
+    patch_mask.label = "orient_jax sky patchiness"
+    tree.links.new(noise.outputs["Fac"], patch_mask.inputs[0])
+    tree.links.new(patch_mask.outputs["Value"], _socket(patches.inputs, "Factor_Float"))
+    tree.links.new(_socket(patches.outputs, "Result_Color"), tree.nodes["Background"].inputs["Color"])
+
+
+def set_sky(world: bpy.types.World, top, bottom, patch, patchiness: float, scale: float) -> None:
+    """The sky world's colours (linear RGB): straight up, straight down, its patches; how much of
+    the patches shows (0: a plain gradient) and the noise's scale (`add_sky`)."""
+    nodes = {node.label: node for node in world.node_tree.nodes}
+    gradient, patches, noise = (nodes[label] for label in SKY_LABELS)
+    _socket(gradient.inputs, "A_Color").default_value = (*(float(c) for c in bottom), 1.0)
+    _socket(gradient.inputs, "B_Color").default_value = (*(float(c) for c in top), 1.0)
+    _socket(patches.inputs, "B_Color").default_value = (*(float(c) for c in patch), 1.0)
+    nodes["orient_jax sky patchiness"].inputs[1].default_value = 2.0 * float(patchiness)  # noise Fac is about 0.5
+    noise.inputs["Scale"].default_value = float(scale)
+    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 1.0
+    world.color = [float(c) for c in (np.asarray(top) + np.asarray(bottom)) / 2]
+
+
 def configure_render(scene: bpy.types.Scene, renderer, width: int, height: int) -> None:
     """Renderer settings; colour management 'Standard' so PNGs hold plain sRGB (like three.js)."""
     scene.render.resolution_x, scene.render.resolution_y = width, height

@@ -78,8 +78,14 @@ def _coerce(text: str, field_type: Any, name: str) -> Any:
         if field_type in (int, float, str):
             return field_type(text)
         if origin is tuple:
-            value = ast.literal_eval(text)
             args = typing.get_args(field_type)
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                if args[0] is not str:
+                    raise
+                value = [part.strip() for part in text.split(",") if part.strip()]  # studio,sky
+            value = (value,) if isinstance(value, str) else value
             return tuple(args[0](v) for v in value)
     except (ValueError, SyntaxError, TypeError) as exc:
         raise UserError(f"cannot parse {name}={text!r} as {field_type}") from exc

@@ -17,6 +17,15 @@ bash scripts/setup.sh
 bash scripts/setup_browser.sh
 OJ=.venv/bin/orient-jax
 SRC=objects/sources
+# The committed rows were rendered with the classic randomization (studio lighting, plain
+# backgrounds): these overrides render those bytes again. GALLERY_DR=wide renders with the lighting
+# and background families `data render` now draws by default (docs/data.md), for the next rows.
+case "${GALLERY_DR:-classic}" in
+  classic) render_set=(--render-set "dr.light_families=studio" --render-set "dr.background_families=plain"
+                       --render-set dr.exposure_ev=0 --render-set dr.blur_px=0) ;;
+  wide) render_set=() ;;
+  *) echo "error: GALLERY_DR must be classic or wide, not '${GALLERY_DR}'" >&2; exit 2 ;;
+esac
 
 import_args() {  # the import command of each committed source mesh (see objects/sources/*/SOURCE.md)
   case "$1" in
@@ -36,7 +45,7 @@ for name in "${objects[@]}"; do
   note=$(sed -n 's/^note: //p' "$SRC/$name/SOURCE.md")
   [ -f "objects/$name/object.json" ] || $OJ object import $args --out "objects/$name" --source-note "$note"
   run="runs/pipeline-cpu-quick-$name"
-  $OJ pipeline --object "objects/$name" --preset cpu-quick --no-serve --root "$run" --dist "$run/dist"
+  $OJ pipeline --object "objects/$name" --preset cpu-quick --no-serve --root "$run" --dist "$run/dist" "${render_set[@]}"
   out="models/objects/$name"
   rm -rf "$out.tmp" && mkdir -p "$out.tmp"
   cp -r "$run/export/models/." "$out.tmp/"

@@ -4,13 +4,23 @@
 #   2. held-out set: 1 000 renders with seed 2, never used for training or model choice
 #   3. the `full` training preset: 15 000 steps x 64 images, cosine schedule
 #   4. held-out error, plots, worst images and pose_error_model.json (in runs/pose-full/eval)
+# The shipped model was rendered with the classic randomization (studio lighting, plain
+# backgrounds: DR=classic, the default here, renders those bytes again); DR=wide renders with the
+# lighting and background families, exposure and blur that `data render` now draws by default
+# (docs/data.md), into data/*-wide and runs/pose-full-wide.
 # Then ship it (export runs the parity gate):
 #   rm -rf models/checkpoints/pose && cp -r runs/pose-full/pose models/checkpoints/pose && cp -r runs/pose-full/eval models/checkpoints/pose/
 #   orient-jax export --browser
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/orient-jax data render --out "${DATA:-data}/train-40k" --num-images 40000 --seed 1 --samples 8 --workers "$(nproc)" --no-progress
-.venv/bin/orient-jax data render --out "${DATA:-data}/val-1k" --num-images 1000 --seed 2 --samples 8 --workers "$(nproc)" --no-progress
-.venv/bin/orient-jax train-pose --data "${DATA:-data}/train-40k" --val "${DATA:-data}/val-1k" --preset full \
-  --workdir "${RUN:-runs/pose-full}" --no-progress
-.venv/bin/orient-jax eval-pose --model "${RUN:-runs/pose-full}/pose" --data "${DATA:-data}/val-1k"
+case "${DR:-classic}" in
+  classic) dr=(--set "dr.light_families=studio" --set "dr.background_families=plain" --set dr.exposure_ev=0 --set dr.blur_px=0); tag="" ;;
+  wide)    dr=(); tag="-wide" ;;
+  *) echo "error: DR must be classic or wide, not '${DR}'" >&2; exit 2 ;;
+esac
+DATA=${DATA:-data}
+RUN=${RUN:-runs/pose-full$tag}
+.venv/bin/orient-jax data render --out "$DATA/train-40k$tag" --num-images 40000 --seed 1 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
+.venv/bin/orient-jax data render --out "$DATA/val-1k$tag" --num-images 1000 --seed 2 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
+.venv/bin/orient-jax train-pose --data "$DATA/train-40k$tag" --val "$DATA/val-1k$tag" --preset full --workdir "$RUN" --no-progress
+.venv/bin/orient-jax eval-pose --model "$RUN/pose" --data "$DATA/val-1k$tag"

@@ -20,7 +20,8 @@ from orient_jax.assets import engine_spec
 from orient_jax.data import augment as aug
 from orient_jax.data import camera as cam
 from orient_jax.data import gltf, mesh, randomize, shards
-from orient_jax.data.config import DatasetConfig, DomainRandomization
+from orient_jax import config as config_lib
+from orient_jax.data.config import BACKGROUND_FAMILIES, CLASSIC_DR, LIGHT_FAMILIES, DatasetConfig, DomainRandomization
 from orient_jax.data.loader import open_dataset
 from orient_jax.errors import UserError
 
@@ -133,13 +134,15 @@ def test_no_dr_gives_the_nominal_scene_and_dr_varies_it():
     assert np.ptp(d.sun_direction, axis=0).min() > 0.3 and d.noise_std.max() > 1
     assert 0.001 < np.abs(d.cam_position - config.camera.position).max() < 0.02  # a few mm
     assert np.abs(d.fov_y_deg - 40).max() <= 1.0
-    assert np.all(d.sun_direction[:, 2] > np.sin(np.radians(14)))  # the sun is above the horizon
+    studio = d.light_family == LIGHT_FAMILIES.index("studio")
+    assert studio.any() and np.all(d.sun_direction[studio, 2] > np.sin(np.radians(14)))  # studio: the sun above the horizon
+    assert np.any(d.sun_direction[~studio, 2] < 0)  # "any": from below too
     with pytest.raises(UserError, match="unknown domain randomization"):
         DomainRandomization().disabled(["fog"])
 
 
 def test_finish_image_composites_background_gradient_and_noise():
-    config = DatasetConfig(num_images=2, dr=DomainRandomization(sensor_noise=0.0))
+    config = config_lib.apply_overrides(DatasetConfig(num_images=2, dr=DomainRandomization(sensor_noise=0.0)), list(CLASSIC_DR))
     p = dataclasses.replace(randomize.sample_shard(config, 0), bg_top=np.array([[1.0, 0, 0]] * 2),
                             bg_bottom=np.array([[0, 0, 1.0]] * 2))
     rgba = np.zeros((16, 16, 4), np.uint8)
@@ -153,6 +156,67 @@ def test_finish_image_composites_background_gradient_and_noise():
     a, b = randomize.finish_image(rgba, noisy, 0), randomize.finish_image(rgba, noisy, 0)
     np.testing.assert_array_equal(a, b)
     assert 1.5 < np.std(a[6:10, 6:10].astype(float) - [10, 20, 30]) < 4.5
+
+
+def test_lighting_and_background_families_leave_the_classic_draws_unchanged():
+    """The families, exposure and blur draw from streams of their own: an image whose families
+    are studio and plain gets exactly the classic randomization's lights and background (so the
+    classic config renders the bytes it always did, checked against Blender in test_blender)."""
+    wide = randomize.sample_shard(DatasetConfig(num_images=256), 0)
+    classic = randomize.sample_shard(config_lib.apply_overrides(DatasetConfig(num_images=256), list(CLASSIC_DR)), 0)
+    assert set(np.unique(wide.light_family)) == set(range(len(LIGHT_FAMILIES)))
+    assert set(np.unique(wide.background_family)) == set(range(len(BACKGROUND_FAMILIES)))
+    studio, plain = wide.light_family == 0, wide.background_family == 0
+    for name in ("sun_direction", "sun_strength", "sun_color", "ambient_color"):
+        np.testing.assert_array_equal(getattr(wide, name)[studio], getattr(classic, name)[studio])
+    np.testing.assert_array_equal(wide.bg_top[plain], classic.bg_top[plain])
+    for name in ("quats", "material_gain", "cam_position", "noise_std", "render_seed"):
+        np.testing.assert_array_equal(getattr(wide, name), getattr(classic, name))
+    assert np.all(classic.light_family == 0) and np.all(classic.background_family == 0)
+    assert np.all(classic.exposure == 1.0) and np.all(classic.blur_sigma == 0.0) and np.all(classic.sky_patchiness == 0)
+    # what the new families do
+    coloured, sky = wide.light_family == LIGHT_FAMILIES.index("coloured"), wide.light_family == LIGHT_FAMILIES.index("sky")
+    saturation = lambda rgb: 1 - rgb.min(axis=1) / rgb.max(axis=1)  # noqa: E731
+    assert saturation(wide.sun_color[coloured]).mean() > 3 * saturation(wide.sun_color[studio]).mean()
+    assert np.all(wide.sky_patchiness[sky] > 0) and np.any(wide.sky_top[sky] != wide.sky_bottom[sky])
+    assert np.all(wide.sun_strength[sky] <= 0.5 * 1.4 * DatasetConfig().lighting.sun_strength + 1e-9)  # a weak sun
+    assert 0.7 < wide.exposure.min() and wide.exposure.max() < 1.42 and wide.exposure.std() > 0.1
+    assert 0.0 <= wide.blur_sigma.min() and wide.blur_sigma.max() <= DatasetConfig().dr.blur_px
+
+
+def test_procedural_backgrounds_exposure_and_blur():
+    config = DatasetConfig(num_images=64, dr=DomainRandomization(sensor_noise=0.0, exposure_ev=0.0, blur_px=0.0))
+    p = randomize.sample_shard(config, 0)
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[24:40, 24:40] = [200, 100, 50, 255]
+    for family in ("texture", "clutter"):
+        i = int(np.flatnonzero(p.background_family == BACKGROUND_FAMILIES.index(family))[0])
+        out = randomize.finish_image(rgba, p, i)
+        np.testing.assert_array_equal(out[30, 30], [200, 100, 50])  # the object is untouched
+        background = np.concatenate([out[:20].reshape(-1, 3), out[44:].reshape(-1, 3)]).astype(float)
+        assert background.std(axis=0).max() > 10, family  # not flat
+        same = randomize.finish_image(rgba, p, i)
+        np.testing.assert_array_equal(out, same)  # seeded per image
+    i = int(np.flatnonzero(p.background_family == 0)[0])
+    flat = randomize.finish_image(rgba, p, i).astype(float)
+    brighter = randomize.finish_image(rgba, dataclasses.replace(p, exposure=np.full(64, 2.0)), i).astype(float)
+    assert np.all(brighter[30, 30] >= flat[30, 30]) and brighter[30, 30, 0] > 240  # one stop up in linear light
+    blurred = randomize.finish_image(rgba, dataclasses.replace(p, blur_sigma=np.full(64, 1.0)), i).astype(float)
+    edge = lambda im: np.abs(np.diff(im[30, :, 0])).max()  # noqa: E731
+    assert edge(blurred) < 0.6 * edge(flat)
+
+
+def test_family_config_is_checked_and_old_configs_mean_the_classic_randomization():
+    with pytest.raises(UserError, match="light_families"):
+        DomainRandomization(light_families=("disco",))
+    with pytest.raises(UserError, match="background_families"):
+        DomainRandomization(background_families=())
+    assert config_lib.apply_overrides(DatasetConfig(), ["dr.light_families=studio,sky"]).dr.light_families == ("studio", "sky")
+    old = DatasetConfig().to_dict()
+    for key in ("light_families", "background_families", "exposure_ev", "blur_px"):
+        del old["dr"][key]
+    restored = DatasetConfig.from_dict(old)
+    assert restored == config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR))
 
 
 # --- the shipped asset --------------------------------------------------------------------

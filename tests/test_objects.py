@@ -165,12 +165,16 @@ def test_torque_limit_tips_the_hardest_rest_but_never_lifts_it(box):
     # a 1:2:3 box: upright on its smallest face; hardest off its largest face, over the long edge
     assert any(r["upright"] for r in meta["rests"]) and len(meta["rests"]) == 6
     assert hardest["lever_m"] == pytest.approx(BOX[1] / 2 * 0.2 / 3.0, rel=1e-3)
-    assert limit == pytest.approx(1.4 * hardest["tip_torque_nm"], rel=5e-3)
+    # lying on its largest face it must be lifted over the long edge of its base: m g x half its
+    # height (0.1 m), more than any rest's tip (the path rule, 1.1 x that, sets the limit)
+    mg = meta["mass"]["kg"] * 9.81
+    assert meta["torque"]["path_to_upright_nm"] == pytest.approx(mg * BOX[2] / 2 * 0.2 / 3.0, rel=1e-3)
+    assert limit == pytest.approx(max(1.4 * hardest["tip_torque_nm"], 1.1 * meta["torque"]["path_to_upright_nm"]), rel=5e-3)
     assert limit < meta["torque"]["flight_bound_nm"]
     axis = np.array(hardest["tip_axis"])
-    for scale, tips in ((0.9 / 1.4, False), (1.0, True)):  # 0.9 x the tip torque holds, the limit tips
+    for push, tips in ((0.9 * hardest["tip_torque_nm"], False), (limit, True)):  # 0.9 x the tip torque holds, the limit tips
         _settle(model, data, hardest["quat_xyzw"], radius)
-        turned, top = _push(model, data, scale * limit * axis)
+        turned, top = _push(model, data, push * axis)
         assert (turned > 60) == tips, (scale, turned)
         assert top < 1e-3, top  # the centre of mass never rises above r: it never leaves the floor
     # every other rest is left with the limit too, and never in the air

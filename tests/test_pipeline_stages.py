@@ -111,3 +111,32 @@ def test_work_of_other_inputs_is_not_resumed_but_an_interrupted_run_is(tmp_path)
     die[0] = False
     runner.run(stage)
     assert seen[-1] == ["started.json"]
+
+
+def test_render_and_pose_keys_hold_what_changes_their_output(tmp_path):
+    """The render stages are keyed by the resolved dataset config (a wider default randomization,
+    or `--render-set`, renders again); a bad override is refused before any folder is made; an
+    asymmetric object's pose key is what it was, a symmetric one's names its resolved loss."""
+    from types import SimpleNamespace
+
+    from orient_jax.data.config import LIGHT_FAMILIES
+    from orient_jax.errors import UserError
+    from orient_jax.pipeline.run import PRESETS, REPO, _symmetry_key, build_stages
+    from orient_jax.pose import presets as pose_presets
+
+    def render_config(overrides=()):
+        stages = build_stages(tmp_path / "run", PRESETS["tiny"], 1, None, tuple(overrides))
+        return next(s for s in stages if s.name == "render_train").config
+
+    wide, classic = render_config(), render_config(["dr.light_families=studio", "dr.background_families=plain"])
+    assert tuple(wide["dataset"]["dr"]["light_families"]) == LIGHT_FAMILIES
+    assert wide != classic and tuple(classic["dataset"]["dr"]["light_families"]) == ("studio",)
+    with pytest.raises(UserError, match="fog"):
+        render_config(["dr.fog=1"])
+    assert not (tmp_path / "run").exists()
+    quick = pose_presets.preset("quick")
+    assert _symmetry_key(None, quick) == {} and _symmetry_key(SimpleNamespace(dir=REPO / "objects" / "bunny"), quick) == {}
+    box = _symmetry_key(SimpleNamespace(dir=REPO / "objects" / "box"), quick)
+    assert box["symmetry_loss"] == "canonical" and len(box["symmetry"]["discrete"]) == 7
+    assert _symmetry_key(SimpleNamespace(dir=REPO / "objects" / "box"),
+                         pose_presets.preset("quick", symmetry_loss="min"))["symmetry_loss"] == "min"

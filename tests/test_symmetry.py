@@ -90,21 +90,34 @@ def test_card_round_trip_and_refusals():
         S.Symmetry(discrete=((0.0, 0.0, 0.5, 0.5),))
 
 
-@pytest.mark.parametrize("mode", ["min", "canonical"])
+@pytest.mark.parametrize("mode", ["min", "canonical", "auto"])
 @pytest.mark.parametrize("name", ["box", "can"])
 def test_symmetric_pose_loss(name, mode):
-    from orient_jax.pose.loss import symmetric_loss
+    from orient_jax.pose.loss import resolve_symmetry_loss, symmetric_loss
 
     sym = GROUPS[name]
     q = quats(64, 7)
     raw = rotations.to_6d(S.random_equivalent(jax.random.PRNGKey(8), q, sym))  # a look-alike answer
-    assert float(symmetric_loss(raw, q, "6d", sym, mode)) < 5e-3 if mode == "min" else True
+    if resolve_symmetry_loss(mode, sym) == "min":  # any look-alike is right
+        assert float(symmetric_loss(raw, q, "6d", sym, mode)) < 5e-3
+    else:  # only the canonical one is, but it is, for every look-alike label
+        assert float(symmetric_loss(raw, q, "6d", sym, mode)) > 0.1
+        assert float(symmetric_loss(rotations.to_6d(S.canonical(q, sym)), S.random_equivalent(
+            jax.random.PRNGKey(9), q, sym), "6d", sym, mode)) < 5e-3
     grads = jax.grad(lambda r: symmetric_loss(r, q, "6d", sym, mode))(raw + 0.01)
     assert bool(jnp.all(jnp.isfinite(grads)))
     # Asymmetric objects: the plain geodesic loss, unchanged.
     from orient_jax.pose.loss import geodesic_loss
 
     assert float(symmetric_loss(raw, q, "6d", S.TRIVIAL, mode)) == float(geodesic_loss(raw, q, "6d"))
+
+
+def test_auto_loss_is_canonical_for_discrete_groups_and_min_with_an_axis():
+    from orient_jax.pose.loss import resolve_symmetry_loss
+
+    assert resolve_symmetry_loss("auto", GROUPS["box"]) == "canonical"
+    assert resolve_symmetry_loss("auto", GROUPS["can"]) == "min"
+    assert resolve_symmetry_loss("min", GROUPS["box"]) == "min"
 
 
 def test_axis_loss_teaches_the_line_before_the_ends():

@@ -87,7 +87,10 @@ def register(sub) -> None:
                                "  orient-jax data render --out data/mug --num-images 10000 --object objects/mug --samples 8\n"
                                "  orient-jax data render --out data/clean --num-images 512 --no-dr   # all randomization off\n"
                                "  orient-jax data render ... --no-dr background sensor_noise      # some off\n"
-                               "  orient-jax data render ... --set camera.fov_y_deg=35 --set dr.sensor_noise=5")
+                               "  orient-jax data render ... --set camera.fov_y_deg=35 --set dr.sensor_noise=5\n"
+                               "  orient-jax data render ... --set dr.light_families=studio,sky --set dr.background_families=clutter\n"
+                               "  orient-jax data render ... --set dr.light_families=studio --set dr.background_families=plain \\\n"
+                               "      --set dr.exposure_ev=0 --set dr.blur_px=0   # the classic randomization (the shipped models')")
     p.add_argument("--out", required=True, help="dataset folder (created; rerun the same command to resume)")
     p.add_argument("--num-images", type=int, required=True, help="images in the dataset")
     p.add_argument("--object", metavar="DIR",

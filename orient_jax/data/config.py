@@ -61,6 +61,22 @@ class LightingConfig:
         config_lib.check_range("lighting.ambient", self.ambient, 0.0)
 
 
+LIGHT_FAMILIES = ("studio", "any", "coloured", "sky")
+BACKGROUND_FAMILIES = ("plain", "texture", "clutter")
+CLASSIC_DR = ("dr.light_families=('studio',)", "dr.background_families=('plain',)", "dr.exposure_ev=0", "dr.blur_px=0")
+"""Overrides that give the randomization before lighting and background families existed, byte
+for byte (the gallery's and the shipped models' renders until they are retrained)."""
+
+
+def _off(value, name: str):
+    """A randomization's switched-off value: False, 0, or its first (nominal) family."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, tuple):
+        return (LIGHT_FAMILIES if name == "light_families" else BACKGROUND_FAMILIES)[:1]
+    return 0.0
+
+
 @dataclasses.dataclass(frozen=True)
 class DomainRandomization:
     """Per-image randomization; every part is switchable (booleans) or scaled (0 disables)."""
@@ -83,10 +99,30 @@ class DomainRandomization:
     """Field of view offset, U(-x, x) deg (0: off)."""
     sensor_noise: float = 3.0
     """Gaussian pixel noise: each image draws its std from U(0, x), in 8-bit units (0: off)."""
+    light_families: tuple[str, ...] = LIGHT_FAMILIES
+    """The kinds of lighting images draw from, one per image, uniformly (`randomize`):
+    studio (the sun in front of the camera: azimuth within 100 deg of the camera's, elevation
+    15-75 deg, a grey ambient fill), any (the sun from anywhere on the sphere: backlight, grazing,
+    from below), coloured (studio's directions, saturated sun and fill colours) and sky
+    (image-like world lighting: a sky-to-ground gradient with coloured patches, a weak sun).
+    ("studio",) with the other new parts off is the randomization before families existed."""
+    background_families: tuple[str, ...] = BACKGROUND_FAMILIES
+    """The kinds of background images draw from, one per image, uniformly: plain (a solid colour or
+    a vertical gradient), texture (procedural: fractal noise, stripes and checks in random colours)
+    and clutter (a plain or textured backdrop with 4-24 random shapes, some soft-edged)."""
+    exposure_ev: float = 0.5
+    """Exposure of the whole image: x 2^U(-x, x) in linear light (0: off)."""
+    blur_px: float = 0.8
+    """Gaussian blur of the whole image, sigma U(0, x) px (focus, small motion; 0: off)."""
 
     def __post_init__(self):
-        for name in ("material_jitter", "camera_position_m", "camera_look_at_m", "camera_fov_deg", "sensor_noise"):
+        for name in ("material_jitter", "camera_position_m", "camera_look_at_m", "camera_fov_deg", "sensor_noise",
+                     "exposure_ev", "blur_px"):
             config_lib.check_range(f"dr.{name}", getattr(self, name), 0.0)
+        for name, known in (("light_families", LIGHT_FAMILIES), ("background_families", BACKGROUND_FAMILIES)):
+            chosen = getattr(self, name)
+            if not chosen or any(f not in known for f in chosen) or len(set(chosen)) != len(chosen):
+                raise UserError(f"dr.{name}={chosen!r}: choose one or more of {', '.join(known)}, each once")
 
     def disabled(self, names: list[str] | None = None) -> "DomainRandomization":
         """A copy with the named parts (all when `names` is empty or None) switched off."""
@@ -95,7 +131,7 @@ class DomainRandomization:
         unknown = [n for n in names if n not in fields]
         if unknown:
             raise UserError(f"unknown domain randomization {', '.join(unknown)}; choose from {', '.join(fields)}")
-        return dataclasses.replace(self, **{n: (False if isinstance(getattr(self, n), bool) else 0.0) for n in names})
+        return dataclasses.replace(self, **{n: _off(getattr(self, n), n) for n in names})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +198,13 @@ class DatasetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetConfig":
+        """From `to_dict` output. A config written before the lighting and background families
+        existed (its "dr" lacks them) means the classic randomization it was rendered with, not
+        today's defaults: a dataset resumed after an upgrade stays one randomization."""
+        dr = data.get("dr")
+        if isinstance(dr, dict) and "light_families" not in dr:
+            classic = config_lib.apply_overrides(DomainRandomization(), [o.removeprefix("dr.") for o in CLASSIC_DR])
+            data = {**data, "dr": {**config_lib.to_dict(classic), **dr}}
         return config_lib.from_dict(cls, data)
 
 

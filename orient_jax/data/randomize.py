@@ -14,10 +14,12 @@ import math
 import numpy as np
 
 from orient_jax.assets import engine_spec
-from orient_jax.data.config import DatasetConfig
+from orient_jax.data.config import BACKGROUND_FAMILIES, LIGHT_FAMILIES, DatasetConfig
 
-# Stream ids of the per-shard generators (never reorder: it would change every dataset).
-_LABELS, _LIGHT, _BACKGROUND, _MATERIAL, _CAMERA, _NOISE, _RENDER = range(7)
+# Stream ids of the per-shard generators (never reorder: it would change every dataset). The
+# families, exposure and blur draw from streams of their own, so the classic randomization
+# (`config.CLASSIC_DR`) renders the same bytes as before they existed.
+_LABELS, _LIGHT, _BACKGROUND, _MATERIAL, _CAMERA, _NOISE, _RENDER, _LIGHT_FAMILY, _BACKGROUND_FAMILY, _PHOTO = range(10)
 
 
 def uniform_quaternions(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -72,6 +74,16 @@ class ShardParams:
     noise_std: np.ndarray      # (n,) 8-bit units
     render_seed: np.ndarray    # (n,) int: Cycles seed of each image
     noise_seed: np.ndarray     # (n,) int: sensor noise seed of each image
+    light_family: np.ndarray   # (n,) int: index into config.LIGHT_FAMILIES
+    sky_top: np.ndarray        # (n, 3) linear world colour straight up ("sky"; = ambient otherwise)
+    sky_bottom: np.ndarray     # (n, 3) linear world colour straight down
+    sky_patch: np.ndarray      # (n, 3) linear colour of the world's noise patches
+    sky_patchiness: np.ndarray  # (n,) share of the patches in the world colour (0: a plain gradient)
+    sky_scale: np.ndarray      # (n,) noise texture scale of the patches
+    background_family: np.ndarray  # (n,) int: index into config.BACKGROUND_FAMILIES
+    background_seed: np.ndarray  # (n,) int: seed of a procedural background's pattern
+    exposure: np.ndarray       # (n,) linear gain of the whole image
+    blur_sigma: np.ndarray     # (n,) gaussian blur sigma (px)
 
     @property
     def count(self) -> int:
@@ -140,24 +152,145 @@ def sample_shard(config: DatasetConfig, shard: int, num_materials: int | None = 
     noise_seed = r.integers(0, 2**31 - 1, n)
     render_seed = _rng(config, shard, _RENDER).integers(0, 2**31 - 1, n)
 
+    sun = sun_direction(az, el)
+    sun_strength = light.sun_strength * sun_gain
+    sun_color, ambient_color = tint(t_sun), light.ambient * amb_gain[:, None] * tint(t_amb)
+    lights = _light_families(config, shard, n, sun, sun_strength, sun_color, ambient_color)
+
+    r = _rng(config, shard, _BACKGROUND_FAMILY)
+    family = np.asarray([BACKGROUND_FAMILIES.index(f) for f in dr.background_families])[r.integers(0, len(dr.background_families), n)]
+    background_family = np.where(dr.background, family, 0)
+    background_seed = r.integers(0, 2**31 - 1, n)
+
+    r = _rng(config, shard, _PHOTO)
+    exposure = 2.0 ** r.uniform(-dr.exposure_ev, dr.exposure_ev, n)
+    blur_sigma = r.uniform(0.0, dr.blur_px, n)
+
     return ShardParams(
-        quats=quats, sun_direction=sun_direction(az, el), sun_strength=light.sun_strength * sun_gain,
-        sun_color=tint(t_sun), ambient_color=light.ambient * amb_gain[:, None] * tint(t_amb),
-        bg_top=top, bg_bottom=bottom, material_rgb=material_rgb, material_gain=material_gain, cam_position=cam_position,
-        cam_look_at=cam_look_at, fov_y_deg=fov, noise_std=noise_std, render_seed=render_seed, noise_seed=noise_seed)
+        quats=quats, bg_top=top, bg_bottom=bottom, material_rgb=material_rgb, material_gain=material_gain,
+        cam_position=cam_position, cam_look_at=cam_look_at, fov_y_deg=fov, noise_std=noise_std, render_seed=render_seed,
+        noise_seed=noise_seed, background_family=background_family, background_seed=background_seed, exposure=exposure,
+        blur_sigma=blur_sigma, **lights)
+
+
+def _light_families(config: DatasetConfig, shard: int, n: int, sun, sun_strength, sun_color, ambient_color) -> dict:
+    """The lighting of each image by its family (`DomainRandomization.light_families`): studio
+    keeps the classic draws; any moves the sun anywhere on the sphere; coloured gives the sun and
+    the fill saturated colours; sky lights the object with a gradient world with coloured patches
+    (as an environment image would) and a weak sun. Switched-off parts stay nominal."""
+    dr = config.dr
+    r = _rng(config, shard, _LIGHT_FAMILY)
+    family = np.asarray([LIGHT_FAMILIES.index(f) for f in dr.light_families])[r.integers(0, len(dr.light_families), n)]
+    anywhere = r.standard_normal((n, 3))
+    anywhere /= np.linalg.norm(anywhere, axis=1, keepdims=True)
+    hue_sun, hue_fill = _hue(r.uniform(0, 1, n), r.uniform(0.25, 0.7, n)), _hue(r.uniform(0, 1, n), r.uniform(0.25, 0.7, n))
+    sky = _hue(r.uniform(0, 1, n), r.uniform(0.0, 0.6, n)) * r.uniform(0.4, 1.6, (n, 1))
+    ground = _hue(r.uniform(0, 1, n), r.uniform(0.0, 0.6, n)) * r.uniform(0.1, 0.8, (n, 1))
+    patch = _hue(r.uniform(0, 1, n), r.uniform(0.2, 0.9, n)) * r.uniform(0.3, 2.0, (n, 1))
+    patchiness, scale = r.uniform(0.2, 0.8, n), r.uniform(1.5, 6.0, n)
+    weak_sun = r.uniform(0.0, 0.5, n)
+
+    is_any, is_coloured, is_sky = (family == LIGHT_FAMILIES.index(f) for f in ("any", "coloured", "sky"))
+    sun = np.where((is_any & dr.light_direction)[:, None], anywhere, sun)
+    sun_color = np.where((is_coloured & dr.light_tint)[:, None], hue_sun, sun_color)
+    ambient_color = np.where((is_coloured & dr.light_tint)[:, None], np.mean(ambient_color, axis=1, keepdims=True) * hue_fill * 1.5,
+                             ambient_color)
+    level = np.mean(ambient_color, axis=1, keepdims=True) / config.lighting.ambient  # the intensity draw, about 1
+    sky_top = np.where(is_sky[:, None], level * sky, ambient_color)
+    sky_bottom = np.where(is_sky[:, None], level * ground, ambient_color)
+    sky_patch = np.where(is_sky[:, None], level * patch, ambient_color)
+    return {"light_family": family, "sun_direction": sun, "sun_strength": np.where(is_sky, sun_strength * weak_sun, sun_strength),
+            "sun_color": sun_color, "ambient_color": ambient_color, "sky_top": sky_top, "sky_bottom": sky_bottom,
+            "sky_patch": sky_patch, "sky_patchiness": np.where(is_sky, patchiness, 0.0), "sky_scale": scale}
+
+
+def _hue(hue, saturation) -> np.ndarray:
+    """Linear RGB (n, 3) of unit brightness (max channel 1) with the given hue and saturation in [0, 1]."""
+    k = (np.asarray(hue)[:, None] * 6.0 + np.array([5.0, 3.0, 1.0])) % 6.0
+    pure = 1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)  # HSV with value 1
+    return 1.0 - np.asarray(saturation)[:, None] * (1.0 - pure)
 
 
 def finish_image(rgba: np.ndarray, params: ShardParams, i: int) -> np.ndarray:
     """Rendered straight-alpha RGBA uint8 (H, W, 4) -> final RGB uint8 (H, W, 3).
 
-    The object is rendered over a transparent film; the background (solid or vertical
-    gradient) is composited here, then gaussian sensor noise is added and the result rounded.
+    The object is rendered over a transparent film; the background (its family's: plain, a
+    procedural texture or clutter) is composited here, then the whole frame's exposure and blur
+    are applied, gaussian sensor noise is added and the result rounded. Exposure and blur are
+    skipped when they are the identity, so the classic randomization keeps its bytes.
     """
-    h = rgba.shape[0]
-    rows = np.linspace(0.0, 1.0, h)[:, None, None]
-    background = 255.0 * ((1 - rows) * params.bg_top[i] + rows * params.bg_bottom[i])  # (H, 1, 3)
+    h, w = rgba.shape[:2]
+    background = 255.0 * background_image(params, i, h, w)
     alpha = rgba[..., 3:4].astype(np.float64) / 255.0
     image = rgba[..., :3].astype(np.float64) * alpha + background * (1 - alpha)
+    if params.exposure[i] != 1.0:  # in linear light (sRGB ~ gamma 2.2), as a camera's exposure acts
+        image = 255.0 * np.clip((image / 255.0) ** 2.2 * params.exposure[i], 0.0, 1.0) ** (1 / 2.2)
+    if params.blur_sigma[i] > 0.05:
+        from scipy.ndimage import gaussian_filter
+
+        image = gaussian_filter(image, sigma=(params.blur_sigma[i], params.blur_sigma[i], 0.0), mode="nearest")
     if params.noise_std[i] > 0:
         image += params.noise_std[i] * np.random.default_rng(int(params.noise_seed[i])).standard_normal(image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def background_image(params: ShardParams, i: int, h: int, w: int) -> np.ndarray:
+    """Image i's background, sRGB in [0, 1], (H, W, 3) (or (H, 1, 3) for a plain one)."""
+    rows = np.linspace(0.0, 1.0, h)[:, None, None]
+    plain = (1 - rows) * params.bg_top[i] + rows * params.bg_bottom[i]  # (H, 1, 3)
+    family = BACKGROUND_FAMILIES[int(params.background_family[i])]
+    if family == "plain":
+        return plain
+    r = np.random.default_rng(int(params.background_seed[i]))
+    texture = _texture(r, h, w)
+    if family == "texture":
+        return texture
+    backdrop = texture if r.uniform() < 0.5 else np.broadcast_to(plain, (h, w, 3))
+    return _clutter(r, backdrop, h, w)
+
+
+def _texture(r: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A procedural texture (H, W, 3) in [0, 1]: fractal (1/f) noise, stripes or checks, mapped
+    through two or three random colours."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    kind = r.integers(0, 3)
+    if kind == 0:  # fractal noise: the spectrum of a photo's clutter
+        spectrum = np.fft.fft2(r.standard_normal((h, w)))
+        fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+        field = np.real(np.fft.ifft2(spectrum / np.maximum(np.hypot(fy, fx), 1.0 / max(h, w)) ** r.uniform(1.0, 2.0)))
+    elif kind == 1:  # stripes at a random angle and frequency, softened
+        angle, freq = r.uniform(0, np.pi), r.uniform(2, 16)
+        field = np.sin(2 * np.pi * freq * (x * np.cos(angle) + y * np.sin(angle)) + r.uniform(0, 2 * np.pi))
+        field = np.tanh(r.uniform(1, 6) * field)
+    else:  # checks, turned
+        angle, cells = r.uniform(0, np.pi), r.uniform(3, 12)
+        u, v = x * np.cos(angle) - y * np.sin(angle), x * np.sin(angle) + y * np.cos(angle)
+        field = ((np.floor(u * cells) + np.floor(v * cells)) % 2) * 2.0 - 1.0
+    field = (field - field.min()) / max(float(np.ptp(field)), 1e-9)
+    colors = r.uniform(0.03, 0.97, (int(r.integers(2, 4)), 3))
+    stops = np.linspace(0.0, 1.0, len(colors))
+    return np.stack([np.interp(field, stops, colors[:, c]) for c in range(3)], axis=-1)
+
+
+def _clutter(r: np.random.Generator, backdrop: np.ndarray, h: int, w: int) -> np.ndarray:
+    """`backdrop` (H, W, 3) with 4-24 random filled shapes (discs and ellipses, boxes, triangles)
+    of random colours and sizes, some with soft edges: things behind the object."""
+    out = np.array(backdrop, dtype=np.float64)
+    y, x = np.mgrid[0:h, 0:w] + 0.5
+    for _ in range(int(r.integers(4, 25))):
+        cy, cx = r.uniform(-0.1, 1.1) * h, r.uniform(-0.1, 1.1) * w
+        size = r.uniform(0.05, 0.45) * max(h, w)
+        angle = r.uniform(0, np.pi)
+        u = ((x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)) / size
+        v = (-(x - cx) * np.sin(angle) + (y - cy) * np.cos(angle)) / (size * r.uniform(0.2, 1.0))
+        kind = r.integers(0, 3)
+        if kind == 0:
+            inside = 1.0 - np.hypot(u, v)
+        elif kind == 1:
+            inside = 1.0 - np.maximum(np.abs(u), np.abs(v))
+        else:
+            inside = np.minimum(np.minimum(v + 0.5, 0.5 - v - u), 0.5 - v + u)  # a triangle
+        softness = r.choice([0.02, 0.02, 0.3])
+        mask = np.clip(inside / softness, 0.0, 1.0)[..., None]
+        out = out * (1 - mask) + r.uniform(0.02, 0.98, 3) * mask
+    return out

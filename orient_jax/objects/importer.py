@@ -22,6 +22,7 @@ from orient_jax.errors import UserError
 from orient_jax.objects import collision as collision_lib
 from orient_jax.objects import folder, load, mass, mjcf, torque
 from orient_jax.objects import symmetry as symmetry_lib
+from orient_jax.symmetry import Symmetry
 
 UP_AXES = {
     "z": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
@@ -235,7 +236,8 @@ def import_object(source: Path, out: Path, options: ImportOptions = ImportOption
                                                 radius, limit, config))
 
         write_mjcf(1.0)  # motors are off in the drops: any limit will do
-        limits = torque.torque_limit(xml_path, config.torque_margin, drops=options.drops, seed=options.seed)
+        limits = torque.torque_limit(xml_path, config.torque_margin, drops=options.drops, seed=options.seed,
+                                     symmetry=Symmetry.from_card(symmetry))
         write_mjcf(limits.limit)
         lap("rests")
 

@@ -19,7 +19,8 @@ def cmd_pipeline(args) -> int:
         obj = check_object(args.object)
     root = Path(args.root or f"runs/pipeline-{args.preset}" + (f"-{obj.name}" if obj else ""))
     out = run_pipeline(args.preset, root, workers=args.workers, until=args.until,
-                       dist=None if args.until else Path(args.dist), object_dir=args.object)
+                       dist=None if args.until else Path(args.dist), object_dir=args.object,
+                       render_overrides=tuple(args.render_set or ()))
     print(f"run manifest: {root / 'manifest.json'}")
     if args.until:
         print(f"stopped after stage {args.until}: {out}")
@@ -87,6 +88,9 @@ def register(sub) -> None:
     p.add_argument("--dist", default="dist", help="where the finished bundle is copied (default dist/)")
     p.add_argument("--port", type=int, default=8000, help="port of the page server on 127.0.0.1 (default 8000)")
     p.add_argument("--no-serve", action="store_true", help="stop after building the bundle")
+    p.add_argument("--render-set", action="append", metavar="KEY=VALUE",
+                   help="override a dataset config value of both renders, as `data render --set` does (repeat it), "
+                        "e.g. dr.light_families=studio,sky or dr.blur_px=0")
     p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("bundle", help="assemble the static page and a models folder into one deployable folder")

@@ -60,18 +60,26 @@ PRESETS = {
 TRAIN_SEED, VAL_SEED = 1, 2  # the held-out set uses a seed the training set never does
 
 
-def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, workers: int, obj=None) -> Stage:
+def _render_stage(name: str, images: int, seed: int, preset: PipelinePreset, workers: int, obj=None,
+                  render_overrides: tuple[str, ...] = ()) -> Stage:
+    from orient_jax import config as config_lib
+    from orient_jax.data.config import DatasetConfig, RendererConfig
+
+    what = {"object_dir": str(obj.dir.resolve())} if obj is not None else {}
+    dataset = config_lib.apply_overrides(
+        DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(engine="cycles", samples=preset.samples), **what),
+        list(render_overrides))
+
     def run(ctx):
-        from orient_jax.data.config import DatasetConfig, RendererConfig
         from orient_jax.data.render import render_dataset
 
-        what = {"object_dir": str(obj.dir.resolve())} if obj is not None else {}
-        config = DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(engine="cycles", samples=preset.samples),
-                               **what)
-        manifest = render_dataset(ctx.dir / "data", config, workers=workers)
+        manifest = render_dataset(ctx.dir / "data", dataset, workers=workers)
         return {"images": manifest["num_images"], "shards": len(manifest["shards"])}
 
-    config = {"images": images, "seed": seed, "samples": preset.samples}
+    # the whole resolved config but the object's path (its look is keyed below): a changed default
+    # (a wider randomization) renders again
+    config = {"images": images, "seed": seed, "samples": preset.samples,
+              "dataset": {k: v for k, v in dataset.to_dict().items() if k != "object_dir"}}
     if obj is not None:  # renders depend on the object's look and camera, not its physics (MJCF, torque)
         config.update(object=obj.name, camera=obj.camera)
     inputs = [obj.glb] if obj is not None else [REPO / "orient_jax" / "assets" / "engine.glb"]
@@ -85,15 +93,19 @@ def _physics_versions() -> dict:
     return {pkg: v for pkg, v in versions().items() if pkg in ("mujoco", "mujoco-mjx")}
 
 
-def _symmetry_key(obj) -> dict:
-    """A symmetric object's group, part of the pose stage's key (the loss and its errors are taken
-    modulo it); nothing for an asymmetric one, whose key stays what it was."""
+def _symmetry_key(obj, pose_config) -> dict:
+    """A symmetric object's group and the loss `pose_config` resolves to for it, part of the pose
+    stage's key (the loss and its errors are taken modulo the group, and a changed default loss
+    must retrain); nothing for an asymmetric one, whose key stays what it was."""
     from orient_jax.objects.folder import symmetry_of
+    from orient_jax.pose.loss import resolve_symmetry_loss
 
     if obj is None:
         return {}
     sym = symmetry_of(obj.dir)
-    return {} if sym.trivial else {"symmetry": sym.to_card()}
+    if sym.trivial:
+        return {}
+    return {"symmetry": sym.to_card(), "symmetry_loss": resolve_symmetry_loss(pose_config.symmetry_loss, sym)}
 
 
 def check_object(object_dir: str | Path):
@@ -110,20 +122,24 @@ def check_object(object_dir: str | Path):
     return obj
 
 
-def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> list[Stage]:
-    """The stages for the built-in engine, or for the object `obj` (an `object_ref.ObjectRef`)."""
+def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
+                 render_overrides: tuple[str, ...] = ()) -> list[Stage]:
+    """The stages for the built-in engine, or for the object `obj` (an `object_ref.ObjectRef`);
+    `render_overrides` (KEY=VALUE, as `data render --set`) apply to both datasets."""
     root = Path(root).resolve()
     train_data, val_data = root / "render_train" / "data", root / "render_val" / "data"
     object_files = obj.files if obj is not None else []
     mjcf_path = str(obj.mjcf.resolve()) if obj is not None else None
 
+    from orient_jax import config as config_lib
+    from orient_jax.pose import presets as pose_presets
+
+    pose_config = config_lib.apply_overrides(pose_presets.preset(preset.pose_preset), list(preset.pose_overrides))
+
     def train_pose(ctx):
-        from orient_jax import config as config_lib
-        from orient_jax.pose import presets
         from orient_jax.pose.train import train_and_evaluate
 
-        config = config_lib.apply_overrides(presets.preset(preset.pose_preset), list(preset.pose_overrides))
-        train_and_evaluate(config, train_data, ctx.dir / "run", val_data)
+        train_and_evaluate(pose_config, train_data, ctx.dir / "run", val_data)
         shutil.rmtree(ctx.dir / "pose", ignore_errors=True)
         shutil.copytree(ctx.dir / "run" / "pose", ctx.dir / "pose")
         from orient_jax.pose.checkpoint import load_pose
@@ -178,10 +194,10 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None) -> 
 
     physics = _physics_versions()
     stages = [
-        _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj),
-        _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj),
+        _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj, render_overrides),
+        _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj, render_overrides),
         Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides),
-                                         **_symmetry_key(obj)},
+                                         **_symmetry_key(obj, pose_config)},
               [train_data / "manifest.json", val_data / "manifest.json"], ["pose"]),
         Stage("eval_pose", eval_pose, {}, [root / "train_pose" / "pose", val_data / "manifest.json"],
               ["pose_eval.json", "pose_error_model.json"]),
@@ -245,19 +261,23 @@ def build_bundle(models: Path | list[Path], dist: Path, obj=None) -> Path:
 
 
 def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist: Path | None = None,
-                 until: str | None = None, log=print, object_dir: str | Path | None = None) -> Path:
+                 until: str | None = None, log=print, object_dir: str | Path | None = None,
+                 render_overrides: tuple[str, ...] = ()) -> Path:
     """Run every stage of `preset_name` under `root` (for the object folder `object_dir`; None:
-    the built-in engine); copy the bundle to `dist`; return it."""
+    the built-in engine; `render_overrides`: dataset config KEY=VALUE for both renders); copy the
+    bundle to `dist`; return it."""
     if preset_name not in PRESETS:
         raise UserError(f"unknown pipeline preset {preset_name!r}; choose one of: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     obj = check_object(object_dir) if object_dir else None
     workers = workers or max(1, os.cpu_count() or 1)
     run_config = {"preset": preset_name, **dataclasses.asdict(preset), "workers": workers}
+    if render_overrides:
+        run_config["render_overrides"] = list(render_overrides)
     if obj is not None:
         run_config["object"] = obj.record()
+    stages = build_stages(root, preset, workers, obj, tuple(render_overrides))  # bad overrides: refused first
     runner = Runner(root, run_config, log=log)
-    stages = build_stages(root, preset, workers, obj)
     names = [s.name for s in stages]
     if until is not None and until not in names:
         raise UserError(f"unknown stage {until!r}; stages: {', '.join(names)}")

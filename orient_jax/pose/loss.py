@@ -24,8 +24,13 @@ def geodesic_loss(raw: jax.Array, quat_true: jax.Array, head: str) -> jax.Array:
     return jnp.mean(geodesic_from_matrices(matrix_from_raw(raw, head), rotations.to_matrix(quat_true)))
 
 
-SYMMETRY_LOSSES = ("min", "canonical")
+SYMMETRY_LOSSES = ("auto", "min", "canonical")
 """How a symmetric object's labels are read (`PoseTrainConfig.symmetry_loss`):
+- "auto" (the default, `resolve_symmetry_loss`): "canonical" for a group of discrete turns only,
+  "min" for one with a continuous axis. For discrete groups the minimum over look-alikes trains
+  worse, as the literature warns (experiments/symmetry_loss.py, the box: 9.70 deg with "min"
+  against 5.87 with "canonical" on the same renders); with a continuous axis "min" compares only
+  the axis's direction, a smooth target, and trained the can to 1.79 deg;
 - "min": the angle to the nearest look-alike of the label (min over the discrete elements; with
   a continuous symmetry, the angle between the predicted and true directions of its axis, plus
   the angle to the line of that axis, see `symmetric_loss`);
@@ -34,13 +39,20 @@ SYMMETRY_LOSSES = ("min", "canonical")
 experiments/symmetry_loss.py compares them (and the naive loss) on the same renders."""
 
 
-def symmetric_loss(raw: jax.Array, quat_true: jax.Array, head: str, sym: Symmetry, mode: str = "min") -> jax.Array:
+def resolve_symmetry_loss(mode: str, sym: Symmetry) -> str:
+    """The loss `mode` ("auto", "min" or "canonical") means for the group `sym`."""
+    if mode != "auto":
+        return mode
+    return "min" if sym.continuous else "canonical"
+
+
+def symmetric_loss(raw: jax.Array, quat_true: jax.Array, head: str, sym: Symmetry, mode: str = "auto") -> jax.Array:
     """Mean angle (rad) of a head's raw output (N, 6|4) against labels (N, 4) modulo the object's
     symmetry; the plain geodesic loss (the same ops) for an asymmetric object."""
     if sym.trivial:
         return geodesic_loss(raw, quat_true, head)
     r_pred = matrix_from_raw(raw, head)
-    if mode == "canonical":
+    if resolve_symmetry_loss(mode, sym) == "canonical":
         return jnp.mean(geodesic_from_matrices(r_pred, rotations.to_matrix(symmetry_lib.canonical(quat_true, sym))))
     looks = rotations.to_matrix(rotations.multiply(quat_true[..., None, :], jnp.asarray(sym.elements())))  # (N, K, 3, 3)
     if not sym.continuous:

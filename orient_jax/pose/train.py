@@ -32,7 +32,7 @@ from orient_jax.data import augment as augment_lib
 from orient_jax.data.loader import Dataset, open_dataset
 from orient_jax.errors import UserError
 from orient_jax.pose.checkpoint import save_pose
-from orient_jax.pose.loss import SYMMETRY_LOSSES, symmetric_loss
+from orient_jax.pose.loss import SYMMETRY_LOSSES, resolve_symmetry_loss, symmetric_loss
 from orient_jax.pose.model import PoseNet, PoseNetConfig
 from orient_jax.symmetry import TRIVIAL, Symmetry
 
@@ -61,10 +61,10 @@ class PoseTrainConfig:
     """Measure the error on the validation set every this many steps."""
     eval_images: int = 512
     """Validation images used during training (the full set is for `eval-pose`)."""
-    symmetry_loss: str = "min"
+    symmetry_loss: str = "auto"
     """For a symmetric object (its card's symmetry): "min", the angle to the nearest look-alike
-    of the label, or "canonical", to one fixed look-alike (`pose/loss.py`; no effect on an
-    asymmetric object)."""
+    of the label, "canonical", to one fixed look-alike, or "auto", canonical for discrete groups
+    and min with a continuous axis (`pose/loss.py`; no effect on an asymmetric object)."""
 
     def __post_init__(self):
         config_lib.check_range("batch_size", self.batch_size, 1)
@@ -178,7 +178,9 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
     config_lib.check_run_record(workdir, record if symmetry.trivial else {**record, "symmetry": symmetry.to_card()})
 
     if not symmetry.trivial:
-        console.print(f"object symmetry: {symmetry.describe()} (pose loss: {config.symmetry_loss})")
+        loss = resolve_symmetry_loss(config.symmetry_loss, symmetry)
+        console.print(f"object symmetry: {symmetry.describe()} (pose loss: {loss}"
+                      + (", auto)" if config.symmetry_loss == "auto" else ")"))
     trainer = PoseTrainer(config, symmetry=symmetry)
     manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
         max_to_keep=2, save_interval_steps=config.checkpoint_every, create=True))
