@@ -15,12 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${DR:-classic}" in
   classic) dr=(--set "dr.light_families=studio" --set "dr.background_families=plain" --set dr.exposure_ev=0 --set dr.blur_px=0); tag="" ;;
-  wide)    dr=(); tag="-wide" ;;
+  wide) dr=(); tag="-wide" ;;
   *) echo "error: DR must be classic or wide, not '${DR}'" >&2; exit 2 ;;
 esac
-DATA=${DATA:-data}
-RUN=${RUN:-runs/pose-full$tag}
-.venv/bin/orient-jax data render --out "$DATA/train-40k$tag" --num-images 40000 --seed 1 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
-.venv/bin/orient-jax data render --out "$DATA/val-1k$tag" --num-images 1000 --seed 2 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
-.venv/bin/orient-jax train-pose --data "$DATA/train-40k$tag" --val "$DATA/val-1k$tag" --preset full --workdir "$RUN" --no-progress
-.venv/bin/orient-jax eval-pose --model "$RUN/pose" --data "$DATA/val-1k$tag"
+.venv/bin/orient-jax data render --out "${DATA:-data}/train-40k$tag" --num-images 40000 --seed 1 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
+.venv/bin/orient-jax data render --out "${DATA:-data}/val-1k$tag" --num-images 1000 --seed 2 --samples 8 --workers "$(nproc)" --no-progress "${dr[@]}"
+.venv/bin/orient-jax train-pose --data "${DATA:-data}/train-40k$tag" --val "${DATA:-data}/val-1k$tag" --preset full \
+  --workdir "${RUN:-runs/pose-full$tag}" --no-progress
+.venv/bin/orient-jax eval-pose --model "${RUN:-runs/pose-full$tag}/pose" --data "${DATA:-data}/val-1k$tag"

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orient_jax import config as config_lib
 from orient_jax.cli import build_parser
+from orient_jax.data.config import CLASSIC_DR, DatasetConfig
 from orient_jax.sim import base
 from orient_jax.sim.reflex import ReflexConfig
 
@@ -26,6 +28,11 @@ def _orient_jax_commands(text: str) -> list[list[str]]:
     text = re.sub(r"\$\(nproc\)", "8", text)
     for name, value in re.findall(r'^([A-Z_]+)="([^"$]*)"$', text, flags=re.M):  # NAME="value" assignments
         text = text.replace(f'"${name}"', value)
+    arrays: dict[str, str] = {}
+    for name, items in re.findall(r"\b([a-z_]+)=\(([^)]*)\)", text):  # name=(...): the first, a case's default branch
+        arrays.setdefault(name, items)
+    for name, items in arrays.items():
+        text = text.replace(f'"${{{name}[@]}}"', items)
     commands = []
     for line in text.splitlines():
         line = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
@@ -113,3 +120,7 @@ def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains
     assert train.preset == "full" and train.data in renders and train.val in renders
     assert renders[train.data].seed != renders[train.val].seed
     assert evaluate.data == train.val and evaluate.model == f"{train.workdir}/pose"
+    # the classic randomization, the shipped model's, by default (DR=classic)
+    for render in renders.values():
+        assert config_lib.apply_overrides(DatasetConfig(), render.set or []).dr == \
+            config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR)).dr

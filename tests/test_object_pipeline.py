@@ -135,8 +135,12 @@ def test_pipeline_stages_depend_on_the_object(wedge, tmp_path):
     for name in ("render_train", "render_val"):
         assert stages[name].inputs == [obj.glb], name
     assert engine["render_train"].inputs == [PIPELINE_REPO / "orient_jax" / "assets" / "engine.glb"]
-    assert engine["render_train"].config == {"images": preset.train_images, "seed": 1, "samples": preset.samples}
-    assert stages["render_train"].config == {**engine["render_train"].config, "object": "wedge", "camera": obj.camera}
+    keyed = engine["render_train"].config
+    assert {k: keyed[k] for k in ("images", "seed", "samples")} == {"images": preset.train_images, "seed": 1,
+                                                                     "samples": preset.samples}
+    assert keyed["dataset"]["num_images"] == preset.train_images and "object_dir" not in keyed["dataset"]
+    # the object's renders: the same dataset config (its path left out), plus its look
+    assert stages["render_train"].config == {**keyed, "object": "wedge", "camera": obj.camera}
 
     runner = Runner(tmp_path / "run", {}, log=lambda m: None)
     (tmp_path / "run" / "eval_pose").mkdir(parents=True)

@@ -15,11 +15,12 @@ merged; on the floor, a face stands on the convex polygon of the hull points in 
 - A rest's **path torque** is the smallest, over sequences of tips from its face to an upright
   face, of the largest tip along the way (Dijkstra's algorithm with max instead of sum; faces in
   between need not be stable: a policy may hold the body on them).
-Exact on the hull, no sampling: the straight roll (`torque.roll_torque`) is one such sequence
-when it pivots on edges, so a path torque is rarely larger.
+Exact on the hull, no sampling, but edges only: a roll that pivots on a vertex (as the straight
+roll, `torque.roll_torque`, may) can need less on a rounded object, so the torque rule takes the
+smaller of the two per rest.
 
-Upright is modulo the object's symmetry: any down direction within 8 deg of a look-alike of the
-body's -Z (`upright_downs`). Friction, the walls and swings are left out on purpose: this is what a
+Upright is modulo the object's symmetry: any face whose outward normal is within 8 deg of a
+look-alike of the body's -Z (`upright_downs`). Friction, the walls and swings are left out on purpose: this is what a
 slow, careful policy needs, and the margin on top is for everything else.
 """
 
@@ -100,10 +101,7 @@ def path_torques(points: np.ndarray, com: np.ndarray, mass: float, downs: np.nda
     normals = np.stack([f[0] for f in faces])
     # holders[(i, j)]: the faces holding both ends of an edge; tipping over it from one lands on
     # the other whose normal is nearest (the smallest turn)
-    holders: dict[tuple, list[int]] = {}
-    for k, (_, vertices, edges) in enumerate(faces):
-        for (i, j), _ in edges:
-            holders.setdefault(tuple(sorted((i, j))), [])
+    holders: dict[tuple, list[int]] = {tuple(sorted(pair)): [] for _, _, edges in faces for pair, _ in edges}
     for k, (_, vertices, _) in enumerate(faces):
         for pair, owners in holders.items():
             if pair[0] in vertices and pair[1] in vertices:
