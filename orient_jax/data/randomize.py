@@ -195,7 +195,7 @@ def _light_families(config: DatasetConfig, shard: int, n: int, sun, sun_strength
     sun_color = np.where((is_coloured & dr.light_tint)[:, None], hue_sun, sun_color)
     ambient_color = np.where((is_coloured & dr.light_tint)[:, None], np.mean(ambient_color, axis=1, keepdims=True) * hue_fill * 1.5,
                              ambient_color)
-    level = np.mean(ambient_color, axis=1, keepdims=True) / config.lighting.ambient  # the intensity draw, about 1
+    level = np.mean(ambient_color, axis=1, keepdims=True) / max(config.lighting.ambient, 1e-6)  # the intensity draw, about 1
     sky_top = np.where(is_sky[:, None], level * sky, ambient_color)
     sky_bottom = np.where(is_sky[:, None], level * ground, ambient_color)
     sky_patch = np.where(is_sky[:, None], level * patch, ambient_color)
