@@ -41,12 +41,12 @@ def upright_downs(symmetry, samples: int = 72) -> np.ndarray:
     sampled every 360 / `samples` deg)."""
     from scipy.spatial.transform import Rotation
 
-    turns = [np.array([0.0, 0.0, 0.0, 1.0])] + [np.asarray(q, np.float64) for q in symmetry.discrete]
+    turns = Rotation.from_quat(symmetry.elements())
     if symmetry.continuous:
-        axis = np.asarray(symmetry.axis, np.float64)
-        spins = [Rotation.from_rotvec(axis * a) for a in np.linspace(0.0, 2 * np.pi, samples, endpoint=False)]
-        turns = [(s * Rotation.from_quat(t)).as_quat() for t in turns for s in spins]
-    return Rotation.from_quat(np.stack(turns)).apply([0.0, 0.0, -1.0])
+        angles = np.linspace(0.0, 2 * np.pi, samples, endpoint=False)
+        spins = Rotation.from_rotvec(np.outer(angles, np.asarray(symmetry.axis, np.float64)))
+        turns = Rotation.concatenate([spin * turns for spin in spins])
+    return turns.apply([0.0, 0.0, -1.0])
 
 
 def hull_faces(points: np.ndarray, com: np.ndarray, tolerance: float) -> list[tuple[np.ndarray, frozenset, list]]:
