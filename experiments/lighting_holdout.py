@@ -4,9 +4,8 @@ The training renders draw only from some lighting and background families
 (`orient_jax.data.config.DomainRandomization`: studio, any, coloured, sky lights; plain, texture,
 clutter backgrounds); the held-out test set only from families the training never drew; the
 in-distribution test set from the training's own families with another seed. The bar: the
-held-out median error within 1.5x of the in-distribution one. For reference, a model trained on
-the classic randomization (the shipped engine pose model by default, or `--reference DIR`) is
-scored on the same two sets.
+held-out median error within 1.5x of the in-distribution one. Other models (the shipped engine
+pose model by default, or `--reference LABEL=DIR`, repeatable) are scored on the same two sets.
 
     .venv/bin/python experiments/lighting_holdout.py                        # the engine
     .venv/bin/python experiments/lighting_holdout.py --object objects/duck  # an imported object
@@ -46,9 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel (default 8, as cpu-quick)")
     p.add_argument("--steps", type=int, default=2400, help="pose training steps (default 2400, the quick preset's)")
     p.add_argument("--preset", default="quick", help="pose preset (default quick)")
-    p.add_argument("--reference", type=Path,
-                   help="a pose model trained on the classic randomization, scored on the same sets (default: the "
-                        "shipped engine model, models/checkpoints/pose, for the engine; none for an object)")
+    p.add_argument("--reference", action="append", metavar="LABEL=DIR", default=[],
+                   help="another pose model scored on the same two sets (repeatable; default for the engine: the "
+                        "shipped model, models/checkpoints/pose)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes")
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / NAME, help="renders and runs")
     add_output_args(p)
@@ -61,6 +60,33 @@ def families(text: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:
     if not chosen or unknown:
         raise UserError(f"{what}: {text!r}: choose from {', '.join(known)}")
     return chosen
+
+
+def reference_arg(text: str) -> tuple[str, Path]:
+    label, sep, path = text.partition("=")
+    if not sep or not label.strip() or not (Path(path) / "pose.json").is_file():
+        raise UserError(f"--reference {text!r}: expected LABEL=DIR with a pose model in DIR")
+    return label.strip(), Path(path)
+
+
+def reference_story(model: Path) -> str:
+    """How a reference model was trained, from its own record: renders, steps, randomization, init."""
+    info = json.loads((model / "pose.json").read_text()).get("info", {})
+    steps = info.get("train_config", {}).get("steps")
+    data = Path(info.get("dataset", ""))
+    story = []
+    if (data / "config.json").is_file():
+        config = json.loads((data / "config.json").read_text())
+        dr = config.get("dr", {})
+        story.append(f"{config['num_images']:,} renders lit by {', '.join(dr.get('light_families', ['studio']))} over "
+                     f"{', '.join(dr.get('background_families', ['plain']))} backgrounds")
+    elif data.name:
+        story.append(f"trained on {data.name}")
+    if steps:
+        story.append(f"{steps:,} steps")
+    if "init" in info:
+        story.append(f"fine-tuned from the pose model with fingerprint {info['init']['sha256'][:12]}")
+    return f" ({'; '.join(story)})" if story else ""
 
 
 def render(out: Path, images: int, seed: int, lights, backgrounds, args) -> Path:
@@ -120,7 +146,7 @@ def plot(results: list[dict], samples: dict, title: str):
     fig = plt.figure(figsize=(12, 7.0))
     ax = fig.add_axes([0.06, 0.5, 0.5, 0.44])
     styles = {"in-distribution": "-", "held-out families": "--"}
-    colors = ["#3a7bd5", "#d5533a"]
+    colors = ["#3a7bd5", "#d5533a", "#3aa55a", "#9a5ad5"]
     for color, r in zip(colors, results):
         for test, errors in r["errors"].items():
             s = np.sort(errors)
@@ -163,7 +189,8 @@ def main(argv=None) -> int:
 
         folder.read_object(args.object)  # one clear line when it is not an object folder
     name = args.object.name if args.object else "engine"
-    reference = args.reference or (REPO / "models" / "checkpoints" / "pose" if args.object is None else None)
+    references = [reference_arg(text) for text in args.reference] or (
+        [("shipped engine model", REPO / "models" / "checkpoints" / "pose")] if args.object is None else [])
     work = args.workdir / name
     data = render(work / "train", args.train_images, TRAIN_SEED, train_lights, train_backgrounds, args)
     sets = {"in-distribution": render(work / "test-in", args.test_images, TEST_SEED, train_lights, train_backgrounds, args),
@@ -172,8 +199,7 @@ def main(argv=None) -> int:
 
     datasets = {test: open_dataset(path) for test, path in sets.items()}
     models = [(f"trained on {'+'.join(train_lights)} / {'+'.join(train_backgrounds)}", model)]
-    if reference is not None:
-        models.append(("classic randomization (reference)", reference))
+    models += references
     import numpy as np
 
     results = []
@@ -193,10 +219,8 @@ def main(argv=None) -> int:
              f"Test sets: {args.test_images} renders each (seed {TEST_SEED}): in-distribution (the training's families) and "
              f"held-out ({', '.join(held_lights)} lighting over {', '.join(held_backgrounds)} backgrounds, never in training). "
              f"{args.samples} Cycles samples per pixel. Errors modulo the object's symmetry (none for an asymmetric one).")
-    if reference is not None:
-        notes += (f" Reference: {rel(reference)}, trained on the classic randomization (studio lighting over plain "
-                  "backgrounds only), so both test sets are partly new to it; for the shipped engine model that was at "
-                  "about 6x this budget (40 000 renders, 15 000 steps), so compare its ratio, not its medians.")
+    for label, path in references:
+        notes += f" {label}: {rel(path)}{reference_story(path)}."
     samples = {f"{test}: {', '.join(lights)} / {', '.join(bgs)}": ds.get(np.arange(8))[0]
                for (test, ds), (lights, bgs) in zip(datasets.items(), [(train_lights, train_backgrounds),
                                                                          (held_lights, held_backgrounds)])}

@@ -107,20 +107,25 @@ def test_goal_training_stages_are_valid_commands():
     assert shipped["env_config"]["reflex"] == {**dataclasses.asdict(ReflexConfig()), "enabled": True}
 
 
-def test_pose_training_script_renders_held_out_data_with_another_seed_and_trains_the_full_preset():
+def test_pose_training_script_trains_the_classic_model_then_fine_tunes_it_on_the_lighting_families():
     """scripts/train_pose.sh (the shipped pose model): valid shell, every command one the CLI
-    accepts, the held-out set's seed differs from the training set's, training uses `full`."""
+    accepts; A: the `full` preset on the classic randomization, its held-out set with another
+    seed; B: fine-tuned from A's weights on renders lit by the training families only (sky
+    lighting and clutter held out, as experiments/lighting_holdout.py tests); both scored on A's
+    held-out set."""
     path = CLUSTER.parent / "train_pose.sh"
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     parser = build_parser()
     args = [parser.parse_args(argv) for argv in _orient_jax_commands(path.read_text())]
     renders = {a.out: a for a in args if a.command == "data" and a.data_command == "render"}
-    [train] = [a for a in args if a.command == "train-pose"]
-    [evaluate] = [a for a in args if a.command == "eval-pose"]
-    assert train.preset == "full" and train.data in renders and train.val in renders
-    assert renders[train.data].seed != renders[train.val].seed
-    assert evaluate.data == train.val and evaluate.model == f"{train.workdir}/pose"
-    # the classic randomization, the shipped model's, by default (DR=classic)
-    for render in renders.values():
-        assert config_lib.apply_overrides(DatasetConfig(), render.set or []).dr == \
-            config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR)).dr
+    classic, tuned = [a for a in args if a.command == "train-pose"]
+    evals = [a for a in args if a.command == "eval-pose"]
+    assert classic.preset == tuned.preset == "full" and classic.data in renders and classic.val in renders
+    assert renders[classic.data].seed != renders[classic.val].seed
+    dr = lambda render: config_lib.apply_overrides(DatasetConfig(), render.set or []).dr  # noqa: E731
+    assert dr(renders[classic.data]) == dr(renders[classic.val]) == config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR)).dr
+    assert tuned.init == f"{classic.workdir}/pose" and tuned.workdir != classic.workdir
+    lights = dr(renders[tuned.data])
+    assert "sky" not in lights.light_families and "clutter" not in lights.background_families
+    assert set(lights.light_families) > {"studio"} and set(lights.background_families) > {"plain"}
+    assert [(e.model, e.data) for e in evals] == [(f"{classic.workdir}/pose", classic.val), (f"{tuned.workdir}/pose", classic.val)]

@@ -140,3 +140,24 @@ def test_render_and_pose_keys_hold_what_changes_their_output(tmp_path):
     assert box["symmetry_loss"] == "canonical" and len(box["symmetry"]["discrete"]) == 7
     assert _symmetry_key(SimpleNamespace(dir=REPO / "objects" / "box"),
                          pose_presets.preset("quick", symmetry_loss="min"))["symmetry_loss"] == "min"
+
+
+def test_pose_stage_starts_from_the_shipped_model_unless_told(tmp_path):
+    """cpu-quick's pose training starts from the shipped engine pose model, whose fingerprint is
+    part of the pose key (a new shipped model retrains); `--pose-init none` trains from scratch;
+    a folder without a pose model, or a preset whose net has another shape, is one clear error."""
+    from orient_jax.errors import UserError
+    from orient_jax.pipeline.run import PRESETS, SHIPPED_POSE, build_stages
+    from orient_jax.pose.checkpoint import pose_fingerprint
+
+    def pose_key(preset, pose_init=None):
+        stages = build_stages(tmp_path / "run", PRESETS[preset], 1, None, (), pose_init)
+        return next(s for s in stages if s.name == "train_pose").config
+
+    assert pose_key("cpu-quick")["init"] == pose_fingerprint(SHIPPED_POSE)
+    assert "init" not in pose_key("cpu-quick", "none") and "init" not in pose_key("tiny")
+    assert pose_key("cpu-quick", SHIPPED_POSE) == pose_key("cpu-quick")
+    with pytest.raises(UserError, match="no pose model"):
+        pose_key("cpu-quick", tmp_path)
+    with pytest.raises(UserError, match="architecture"):
+        pose_key("tiny", SHIPPED_POSE)

@@ -17,6 +17,9 @@ from orient_jax.errors import UserError
 from orient_jax.pose import checkpoint as pose_ckpt
 from orient_jax.pose.loss import geodesic_from_matrices, geodesic_loss
 from orient_jax.pose.model import PoseNet, PoseNetConfig, flops, quat_from_raw
+from orient_jax.pose.train import PoseTrainConfig, train_and_evaluate
+
+from data_helpers import write_fake_dataset
 
 SMALL = PoseNetConfig(image_size=32, widths=(8, 8, 16, 16, 16), extra_convs=(1,), hidden=16)
 
@@ -117,3 +120,29 @@ def test_pose_artifact_round_trip_and_corruption(tmp_path):
             leaf.write_bytes(b"\0" * 16)
     with pytest.raises(UserError, match="params"):
         pose_ckpt.load_pose(tmp_path / "pose")
+
+
+def _params(path):
+    return jax.tree.leaves(nnx.state(pose_ckpt.load_pose(path).model, nnx.Param))
+
+
+def test_fine_tuning_starts_from_the_init_models_weights(tmp_path):
+    """`train-pose --init MODEL`: at learning rate 0 the weights stay the init model's (a fresh run
+    keeps its own initialisation); another architecture, or another init on resume, is refused."""
+    write_fake_dataset(tmp_path / "data", num_images=16, shard_size=8, size=32)
+    config = PoseTrainConfig(model=SMALL, batch_size=4, steps=3, warmup_steps=1, checkpoint_every=3, eval_every=3,
+                             eval_images=4, seed=1)
+    first = train_and_evaluate(config, tmp_path / "data", tmp_path / "first", show_progress=False)
+    frozen = dataclasses.replace(config, learning_rate=0.0, seed=2)
+    tuned = train_and_evaluate(frozen, tmp_path / "data", tmp_path / "tuned", show_progress=False, init=first)
+    fresh = train_and_evaluate(frozen, tmp_path / "data", tmp_path / "fresh", show_progress=False)
+    for a, b in zip(_params(first), _params(tuned), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(_params(first), _params(fresh), strict=True))
+    assert json.loads((tuned / "pose.json").read_text())["info"]["init"]["sha256"] == pose_ckpt.pose_fingerprint(first)
+
+    with pytest.raises(UserError, match="different config"):  # the same run folder, another starting model
+        train_and_evaluate(frozen, tmp_path / "data", tmp_path / "tuned", show_progress=False, init=fresh)
+    wider = dataclasses.replace(frozen, model=dataclasses.replace(SMALL, hidden=32))
+    with pytest.raises(UserError, match="architecture"):
+        train_and_evaluate(wider, tmp_path / "data", tmp_path / "wider", show_progress=False, init=first)

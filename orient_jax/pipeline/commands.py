@@ -20,7 +20,7 @@ def cmd_pipeline(args) -> int:
     root = Path(args.root or f"runs/pipeline-{args.preset}" + (f"-{obj.name}" if obj else ""))
     out = run_pipeline(args.preset, root, workers=args.workers, until=args.until,
                        dist=None if args.until else Path(args.dist), object_dir=args.object,
-                       render_overrides=tuple(args.render_set or ()))
+                       render_overrides=tuple(args.render_set or ()), pose_init=args.pose_init)
     print(f"run manifest: {root / 'manifest.json'}")
     if args.until:
         print(f"stopped after stage {args.until}: {out}")
@@ -91,6 +91,9 @@ def register(sub) -> None:
     p.add_argument("--render-set", action="append", metavar="KEY=VALUE",
                    help="override a dataset config value of both renders, as `data render --set` does (repeat it), "
                         "e.g. dr.light_families=studio,sky or dr.blur_px=0")
+    p.add_argument("--pose-init", metavar="MODEL|none",
+                   help="the pose model whose weights start the pose training (default: the shipped engine pose model, "
+                        "models/checkpoints/pose, except for the tiny preset's smaller net); 'none' trains from scratch")
     p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("bundle", help="assemble the static page and a models folder into one deployable folder")

@@ -46,7 +46,13 @@ class PipelinePreset:
     """Length of the export's closed-loop parity episodes (None: a full episode)."""
     pose_overrides: tuple[str, ...] = ()
     policy_overrides: tuple[str, ...] = ()
+    pose_init: bool = True
+    """Start the pose model from the shipped engine pose model's weights (its features of shape,
+    shading and silhouette at 128 px carry over to another object: experiments/pose_transfer.py)
+    rather than from a fresh initialisation; needs the shipped architecture."""
 
+
+SHIPPED_POSE = REPO / "models" / "checkpoints" / "pose"
 
 PRESETS = {
     # The README's main job on 2 CPU cores (<= 45 min; measured 31 min).
@@ -55,7 +61,8 @@ PRESETS = {
     "gpu": PipelinePreset(400000, 5000, 16, "gpu", "gpu", 1000, goal_preset="gpu"),
     # Minutes: a smoke run of every stage (tests); its models are not meant to work.
     # An untrained policy tumbles chaotically, so its closed-loop check is kept to 1 s.
-    "tiny": PipelinePreset(64, 32, 1, "tiny", "tiny", 8, closed_loop_s=1.0, pose_overrides=("model.image_size=128",)),
+    "tiny": PipelinePreset(64, 32, 1, "tiny", "tiny", 8, closed_loop_s=1.0, pose_overrides=("model.image_size=128",),
+                           pose_init=False),
 }
 TRAIN_SEED, VAL_SEED = 1, 2  # the held-out set uses a seed the training set never does
 
@@ -122,10 +129,28 @@ def check_object(object_dir: str | Path):
     return obj
 
 
+def _pose_init(preset: PipelinePreset, pose_init: str | Path | None) -> Path | None:
+    """The pose model whose weights start the pose training: `pose_init` (a folder, or "none" for
+    a fresh initialisation), else the preset's choice (the shipped engine model, or none)."""
+    if pose_init is None:
+        if not preset.pose_init:
+            return None
+        path = SHIPPED_POSE
+    elif str(pose_init).lower() == "none":
+        return None
+    else:
+        path = Path(pose_init)
+    if not (path / "pose.json").is_file():
+        raise UserError(f"--pose-init {path}: no pose model there (expected {path / 'pose.json'}); "
+                        "give a pose model folder, or 'none' to train from scratch")
+    return path
+
+
 def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
-                 render_overrides: tuple[str, ...] = ()) -> list[Stage]:
+                 render_overrides: tuple[str, ...] = (), pose_init: str | Path | None = None) -> list[Stage]:
     """The stages for the built-in engine, or for the object `obj` (an `object_ref.ObjectRef`);
-    `render_overrides` (KEY=VALUE, as `data render --set`) apply to both datasets."""
+    `render_overrides` (KEY=VALUE, as `data render --set`) apply to both datasets; `pose_init`:
+    see `_pose_init`."""
     root = Path(root).resolve()
     train_data, val_data = root / "render_train" / "data", root / "render_val" / "data"
     object_files = obj.files if obj is not None else []
@@ -135,11 +160,20 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
     from orient_jax.pose import presets as pose_presets
 
     pose_config = config_lib.apply_overrides(pose_presets.preset(preset.pose_preset), list(preset.pose_overrides))
+    init = _pose_init(preset, pose_init)
+    init_key = {}
+    if init is not None:
+        from orient_jax.pose.checkpoint import load_pose, pose_fingerprint
+
+        if load_pose(init).model.config != pose_config.model:
+            raise UserError(f"the pose preset {preset.pose_preset!r} has another architecture than {init}: "
+                            "start it from scratch (--pose-init none)")
+        init_key = {"init": pose_fingerprint(init)}
 
     def train_pose(ctx):
         from orient_jax.pose.train import train_and_evaluate
 
-        train_and_evaluate(pose_config, train_data, ctx.dir / "run", val_data)
+        train_and_evaluate(pose_config, train_data, ctx.dir / "run", val_data, init=init)
         shutil.rmtree(ctx.dir / "pose", ignore_errors=True)
         shutil.copytree(ctx.dir / "run" / "pose", ctx.dir / "pose")
         from orient_jax.pose.checkpoint import load_pose
@@ -197,7 +231,7 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
         _render_stage("render_train", preset.train_images, TRAIN_SEED, preset, workers, obj, render_overrides),
         _render_stage("render_val", preset.val_images, VAL_SEED, preset, workers, obj, render_overrides),
         Stage("train_pose", train_pose, {"preset": preset.pose_preset, "overrides": list(preset.pose_overrides),
-                                         **_symmetry_key(obj, pose_config)},
+                                         **_symmetry_key(obj, pose_config), **init_key},
               [train_data / "manifest.json", val_data / "manifest.json"], ["pose"]),
         Stage("eval_pose", eval_pose, {}, [root / "train_pose" / "pose", val_data / "manifest.json"],
               ["pose_eval.json", "pose_error_model.json"]),
@@ -262,9 +296,10 @@ def build_bundle(models: Path | list[Path], dist: Path, obj=None) -> Path:
 
 def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist: Path | None = None,
                  until: str | None = None, log=print, object_dir: str | Path | None = None,
-                 render_overrides: tuple[str, ...] = ()) -> Path:
+                 render_overrides: tuple[str, ...] = (), pose_init: str | Path | None = None) -> Path:
     """Run every stage of `preset_name` under `root` (for the object folder `object_dir`; None:
-    the built-in engine; `render_overrides`: dataset config KEY=VALUE for both renders); copy the
+    the built-in engine; `render_overrides`: dataset config KEY=VALUE for both renders;
+    `pose_init`: the pose model to start from, "none", or None for the preset's); copy the
     bundle to `dist`; return it."""
     if preset_name not in PRESETS:
         raise UserError(f"unknown pipeline preset {preset_name!r}; choose one of: {', '.join(PRESETS)}")
@@ -274,9 +309,11 @@ def run_pipeline(preset_name: str, root: Path, workers: int | None = None, dist:
     run_config = {"preset": preset_name, **dataclasses.asdict(preset), "workers": workers}
     if render_overrides:
         run_config["render_overrides"] = list(render_overrides)
+    if pose_init is not None:
+        run_config["pose_init_model"] = str(pose_init)
     if obj is not None:
         run_config["object"] = obj.record()
-    stages = build_stages(root, preset, workers, obj, tuple(render_overrides))  # bad overrides: refused first
+    stages = build_stages(root, preset, workers, obj, tuple(render_overrides), pose_init)  # bad input: refused first
     runner = Runner(root, run_config, log=log)
     names = [s.name for s in stages]
     if until is not None and until not in names:

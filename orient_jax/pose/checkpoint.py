@@ -7,6 +7,7 @@ orbax `checkpoints/`). Written atomically: a temp folder, then a rename over the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -53,6 +54,16 @@ def _jsonable(x: Any):
     if isinstance(x, (np.generic, np.ndarray)):
         return x.tolist()
     raise TypeError(type(x))
+
+
+def pose_fingerprint(path: Path) -> str:
+    """sha256 over the artifact's metadata and parameter files (not its eval/ reports)."""
+    path = Path(path).resolve()
+    files = [path / "pose.json", *sorted(f for f in (path / "params").rglob("*") if f.is_file())]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.relative_to(path)}\0{fileio.sha256_file(f)}\n".encode())
+    return digest.hexdigest()
 
 
 def load_pose(path: Path) -> PoseArtifact:

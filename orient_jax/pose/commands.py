@@ -15,7 +15,7 @@ def cmd_train_pose(args) -> int:
     config = config_lib.apply_overrides(presets.preset(args.preset), args.set or [])
     workdir = Path(args.workdir or f"runs/pose-{args.preset}")
     path = train_and_evaluate(config, Path(args.data), workdir, Path(args.val) if args.val else None,
-                              show_progress=not args.no_progress)
+                              show_progress=not args.no_progress, init=Path(args.init) if args.init else None)
     print(f"pose model written to {path}")
     return 0
 
@@ -52,6 +52,9 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set steps=500 --set model.head=quat --set augment.noise_std=0")
     p.add_argument("--workdir", help="run folder: checkpoints/, metrics.jsonl, tb/, pose/ (default runs/pose-PRESET)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from this pose model's weights instead of a fresh initialisation (fine-tuning: e.g. the "
+                        "shipped model, models/checkpoints/pose, on renders under new lighting); same architecture")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_pose)
 

@@ -31,7 +31,7 @@ from orient_jax import symmetry as symmetry_lib
 from orient_jax.data import augment as augment_lib
 from orient_jax.data.loader import Dataset, open_dataset
 from orient_jax.errors import UserError
-from orient_jax.pose.checkpoint import save_pose
+from orient_jax.pose.checkpoint import PoseArtifact, load_pose, pose_fingerprint, save_pose
 from orient_jax.pose.loss import SYMMETRY_LOSSES, resolve_symmetry_loss, symmetric_loss
 from orient_jax.pose.model import PoseNet, PoseNetConfig
 from orient_jax.symmetry import TRIVIAL, Symmetry
@@ -110,8 +110,14 @@ class PoseTrainer:
         self.train_step = jax.jit(self._train_step, donate_argnums=(0,))
         self.predict = jax.jit(self._predict)
 
-    def init(self) -> dict:
+    def init(self, start: PoseArtifact | None = None) -> dict:
+        """The training state at step 0: fresh weights, or `start`'s (fine-tuning; same architecture)."""
         params, batch_stats = self.initial
+        if start is not None:
+            if start.model.config != self.config.model:
+                raise UserError("the --init model's architecture differs from this preset's "
+                                f"({config_lib.to_dict(start.model.config)} vs {config_lib.to_dict(self.config.model)})")
+            _, params, batch_stats = nnx.split(start.model, nnx.Param, nnx.BatchStat)
         state = {"params": params, "batch_stats": batch_stats, "opt_state": self.tx.init(params),
                  "step": jnp.zeros((), jnp.int32), "key": jax.random.PRNGKey(self.config.seed)}
         return jax.device_put(state, self.replicated)
@@ -156,10 +162,12 @@ class PoseTrainer:
 
 
 def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, val_dir: Path | None = None,
-                       console: Console | None = None, show_progress: bool = True, symmetry: Symmetry | None = None) -> Path:
+                       console: Console | None = None, show_progress: bool = True, symmetry: Symmetry | None = None,
+                       init: Path | None = None) -> Path:
     """Train (or resume) in `workdir`; write `workdir/pose` (the artifact) and return its path.
     The loss is taken modulo the rendered object's symmetry (`symmetry`: another group, e.g. the
-    trivial one to train as if the object had none)."""
+    trivial one to train as if the object had none). `init`: a pose model whose weights start the
+    run (fine-tuning, e.g. the shipped model on new renders) instead of a fresh initialisation."""
     import orbax.checkpoint as ocp
     from tensorboardX import SummaryWriter
 
@@ -175,6 +183,9 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
         raise UserError(f"{data_dir}: {len(train_set)} images, fewer than one batch of {config.batch_size}")
     symmetry = train_set.symmetry if symmetry is None else symmetry
     record = {"config": config_lib.to_dict(config), "data": str(Path(data_dir).resolve()), "data_sha256": train_set.fingerprint}
+    init_model = load_pose(init) if init is not None else None
+    if init_model is not None:
+        record["init"] = {"model": str(Path(init).resolve()), "sha256": pose_fingerprint(init)}
     config_lib.check_run_record(workdir, record if symmetry.trivial else {**record, "symmetry": symmetry.to_card()})
 
     if not symmetry.trivial:
@@ -184,7 +195,7 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
     trainer = PoseTrainer(config, symmetry=symmetry)
     manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
         max_to_keep=2, save_interval_steps=config.checkpoint_every, create=True))
-    state = trainer.init()
+    state = trainer.init(init_model)
     if (latest := manager.latest_step()) is not None:
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
         try:
@@ -240,5 +251,5 @@ def train_and_evaluate(config: PoseTrainConfig, data_dir: Path, workdir: Path, v
     kept = {k: last[k] for k in ("val_median_deg", "val_mean_deg", "val_acc10", "loss_deg", "step") if k in last}
     info = {"train_config": config_lib.to_dict(config), "dataset": str(Path(data_dir).resolve()),
             "dataset_sha256": train_set.fingerprint, "validation": str(Path(val_dir).resolve()) if val_dir else None,
-            "symmetry": symmetry.to_card()}
+            "symmetry": symmetry.to_card(), **({"init": record["init"]} if init_model is not None else {})}
     return save_pose(workdir / "pose", trainer.eval_model(state), train_set.camera, kept, info)
