@@ -34,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, default=REPO / "models" / "checkpoints" / "pose",
                    help="the pose model whose weights start the transfer runs (default: the shipped engine model)")
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / NAME, help="the transfer runs")
+    p.add_argument("--name", default=NAME, help=f"results file name (default {NAME}: {NAME}.md, .json, .png)")
     add_output_args(p)
     return p.parse_args(argv)
 
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
              f"(pose_fingerprint {init_sha[:12]}). "
              "Errors on the run's held-out renders (another seed), modulo the object's symmetry.")
     data = {"init": rel(args.init), "init_sha256": init_sha, "results": [{k: v for k, v in r.items() if k != "errors"} for r in results]}
-    write_results(args.out, NAME, markdown_table(headers, rows), data, plot(results), notes)
+    write_results(args.out, args.name, markdown_table(headers, rows), data, plot(results), notes)
     print(markdown_table(headers, rows))
     return 0
 

@@ -39,8 +39,8 @@ import_args() {  # the import command of each committed source mesh (see objects
 }
 
 # The pipeline's pose training starts from the shipped engine pose model's weights
-# (experiments/pose_transfer.py); the rows trained before it did pass --pose-init none, so
-# rerunning them reproduces what the gallery shows.
+# (experiments/pose_transfer.py); the rows trained from scratch before that default pass
+# --pose-init none, so rerunning them reproduces what the gallery shows.
 pose_init_args() {
   case "$1" in
     duck) echo "" ;;
