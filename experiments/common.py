@@ -128,3 +128,17 @@ def mjx_step_cost(model, batch: int, steps: int):
     data = run(data)
     jax.block_until_ready(data.qpos)
     return (time.perf_counter() - t) / steps / batch * 1e6, data
+
+
+def errors_deg(model_dir: Path, dataset):
+    """A pose model's error on every image of `dataset` (an open dataset), degrees, modulo the
+    dataset object's symmetry."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from orient_jax import symmetry as symmetry_lib
+    from orient_jax.pose.checkpoint import load_pose
+    from orient_jax.pose.evaluate import predict
+
+    pred, true = predict(load_pose(model_dir), dataset)
+    return np.asarray(jnp.rad2deg(symmetry_lib.error_angle(jnp.asarray(pred), jnp.asarray(true), dataset.symmetry)))

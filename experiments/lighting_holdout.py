@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_output_args, markdown_table, rel, run_cli, write_results  # noqa: E402
+from common import REPO, add_output_args, errors_deg, markdown_table, rel, run_cli, write_results  # noqa: E402
 
 from orient_jax.errors import UserError  # noqa: E402
 
@@ -122,18 +122,6 @@ def train(run: Path, data: Path, val: Path, args) -> Path:
     train_and_evaluate(config, data, run, val, show_progress=sys.stderr.isatty())
     (run / "train_seconds.json").write_text(json.dumps({"train_seconds": time.perf_counter() - t0}))
     return run / "pose"
-
-
-def errors_deg(model_dir: Path, dataset):
-    import jax.numpy as jnp
-    import numpy as np
-
-    from orient_jax import symmetry as symmetry_lib
-    from orient_jax.pose.checkpoint import load_pose
-    from orient_jax.pose.evaluate import predict
-
-    pred, true = predict(load_pose(model_dir), dataset)
-    return np.asarray(jnp.rad2deg(symmetry_lib.error_angle(jnp.asarray(pred), jnp.asarray(true), dataset.symmetry)))
 
 
 def plot(results: list[dict], samples: dict, title: str):

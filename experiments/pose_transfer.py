@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_output_args, markdown_table, rel, run_cli, write_results  # noqa: E402
+from common import REPO, add_output_args, errors_deg, markdown_table, rel, run_cli, write_results  # noqa: E402
 
 from orient_jax.errors import UserError  # noqa: E402
 
@@ -77,20 +77,6 @@ def train_from(init: Path, parts: dict, workdir: Path) -> tuple[Path, float | No
     return workdir / "pose", seconds
 
 
-def errors_deg(model: Path, data: Path):
-    import jax.numpy as jnp
-    import numpy as np
-
-    from orient_jax import symmetry as symmetry_lib
-    from orient_jax.data.loader import open_dataset
-    from orient_jax.pose.checkpoint import load_pose
-    from orient_jax.pose.evaluate import predict
-
-    dataset = open_dataset(data)
-    pred, true = predict(load_pose(model), dataset)
-    return np.asarray(jnp.rad2deg(symmetry_lib.error_angle(jnp.asarray(pred), jnp.asarray(true), dataset.symmetry)))
-
-
 def curve(run: Path) -> list[tuple[int, float]]:
     metrics = run / "metrics.jsonl"
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
@@ -141,7 +127,10 @@ def main(argv=None) -> int:
         parts = pipeline_parts(run)
         name = run.name.rsplit("-", 1)[-1] if run.name.startswith("pipeline-") else run.name
         model, seconds = train_from(args.init, parts, args.workdir / name)
-        errors = {"scratch": errors_deg(parts["scratch"], parts["val"]), "transfer": errors_deg(model, parts["val"])}
+        from orient_jax.data.loader import open_dataset
+
+        val = open_dataset(parts["val"])
+        errors = {"scratch": errors_deg(parts["scratch"], val), "transfer": errors_deg(model, val)}
         results.append({"object": name, "run": rel(run), "model": rel(model), "preset": parts["preset"], "errors": errors,
                         "medians": {k: float(np.median(e)) for k, e in errors.items()},
                         "within_10": {k: float(np.mean(e <= 10)) for k, e in errors.items()},
