@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-images", type=int, default=8000, help="training renders (default 8000)")
     p.add_argument("--test-images", type=int, default=500, help="renders per test set (default 500)")
     p.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel (default 8, as cpu-quick)")
-    p.add_argument("--steps", type=int, default=2400, help="pose training steps (default 2400, the quick preset's)")
+    p.add_argument("--steps", type=int, default=2400, help="pose training steps (default 2400, as in the committed results)")
     p.add_argument("--preset", default="quick", help="pose preset (default quick)")
     p.add_argument("--reference", action="append", metavar="LABEL=DIR", default=[],
                    help="another pose model scored on the same two sets (repeatable; default for the engine: the "

@@ -2,7 +2,7 @@
 
 For each pipeline run folder given (`orient-jax pipeline --object objects/NAME --preset
 cpu-quick --pose-init none` leaves its renders and its from-scratch pose model there), train
-the same pose preset on the same renders once more, starting from another pose model's weights
+the run's own pose config on the same renders once more, starting from another pose model's weights
 (`train-pose --init`, default the shipped engine model), and score both models on the run's
 held-out renders. Same data, same steps, same schedule: only the starting weights differ.
 
@@ -40,24 +40,26 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def pipeline_parts(run: Path) -> dict:
-    """The run's training and held-out renders, its pose preset and its from-scratch model."""
+    """The run's training and held-out renders, the config its pose model trained with and that
+    from-scratch model."""
     parts = {"train": run / "render_train" / "data", "val": run / "render_val" / "data", "scratch": run / "train_pose" / "pose"}
-    stage = run / "train_pose" / "stage.json"
+    stage, trained = run / "train_pose" / "stage.json", run / "train_pose" / "run" / "config.json"
     missing = [str(p) for p in (parts["train"] / "manifest.json", parts["val"] / "manifest.json",
-                                parts["scratch"] / "pose.json", stage) if not p.is_file()]
+                                parts["scratch"] / "pose.json", stage, trained) if not p.is_file()]
     if missing:
         raise UserError(f"{run}: not a finished pipeline run (missing {', '.join(missing)})")
     record = json.loads(stage.read_text())
     if "init" in record["config"]:
         raise UserError(f"{run}: its pose model did not start from scratch; run the pipeline with --pose-init none")
-    parts.update(preset=record["config"]["preset"], overrides=record["config"].get("overrides", []),
+    from orient_jax import config as config_lib
+    from orient_jax.pose.train import PoseTrainConfig
+
+    parts.update(config=config_lib.from_dict(PoseTrainConfig, json.loads(trained.read_text())["config"]),
                  scratch_seconds=record.get("duration_s"))
     return parts
 
 
 def train_from(init: Path, parts: dict, workdir: Path) -> tuple[Path, float | None]:
-    from orient_jax import config as config_lib
-    from orient_jax.pose import presets
     from orient_jax.pose.checkpoint import pose_fingerprint
     from orient_jax.pose.train import train_and_evaluate
 
@@ -68,8 +70,8 @@ def train_from(init: Path, parts: dict, workdir: Path) -> tuple[Path, float | No
             raise UserError(f"{workdir} was trained from another model than {init}; delete it or use another --workdir")
         print(f"[train] reusing {rel(workdir)}", flush=True)
         return workdir / "pose", json.loads(timing.read_text())["train_seconds"] if timing.is_file() else None
-    config = config_lib.apply_overrides(presets.preset(parts["preset"]), parts["overrides"])
-    print(f"[train] {config.steps} steps of `{parts['preset']}` from {rel(init)} on {rel(parts['train'])}", flush=True)
+    config = parts["config"]
+    print(f"[train] {config.steps} steps (the run's pose config) from {rel(init)} on {rel(parts['train'])}", flush=True)
     t0 = time.perf_counter()
     train_and_evaluate(config, parts["train"], workdir, parts["val"], show_progress=sys.stderr.isatty(), init=init)
     seconds = time.perf_counter() - t0
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
 
         val = open_dataset(parts["val"])
         errors = {"scratch": errors_deg(parts["scratch"], val), "transfer": errors_deg(model, val)}
-        results.append({"object": name, "run": rel(run), "model": rel(model), "preset": parts["preset"], "errors": errors,
+        results.append({"object": name, "run": rel(run), "model": rel(model), "steps": parts["config"].steps, "errors": errors,
                         "medians": {k: float(np.median(e)) for k, e in errors.items()},
                         "within_10": {k: float(np.mean(e <= 10)) for k, e in errors.items()},
                         "curves": {"scratch": curve(run / "train_pose" / "run"), "transfer": curve(args.workdir / name)},
@@ -141,7 +143,7 @@ def main(argv=None) -> int:
                "from scratch: within 10 deg", "from the engine: within 10 deg"]
     rows = [[r["object"], len(r["errors"]["scratch"]), f"{r['medians']['scratch']:.2f}", f"{r['medians']['transfer']:.2f}",
              f"{100 * r['within_10']['scratch']:.1f} %", f"{100 * r['within_10']['transfer']:.1f} %"] for r in results]
-    notes = (f"Both models of a row: the run's pose preset on the run's own training renders and schedule; the scratch "
+    notes = (f"Both models of a row: the run's pose config on the run's own training renders and schedule; the scratch "
              f"model is the pipeline's own (fresh initialisation), the transfer model starts from {rel(args.init)} "
              f"(pose_fingerprint {init_sha[:12]}). "
              "Errors on the run's held-out renders (another seed), modulo the object's symmetry.")

@@ -142,6 +142,34 @@ def test_render_and_pose_keys_hold_what_changes_their_output(tmp_path):
                          pose_presets.preset("quick", symmetry_loss="min"))["symmetry_loss"] == "min"
 
 
+def test_training_stages_are_keyed_by_their_resolved_configs(tmp_path):
+    """The pose and policy stages are keyed by the configs they train with, not by preset names:
+    a preset whose default changes (more steps), or `--pose-set`/`--policy-set`, trains again and
+    only that stage; a bad override is one error line before any folder is made."""
+    from orient_jax.errors import UserError
+    from orient_jax.pipeline.run import PRESETS, build_stages
+    from orient_jax.pose import presets as pose_presets
+    from orient_jax.rl import presets as policy_presets
+
+    def keys(pose_set=(), policy_set=()):
+        stages = build_stages(tmp_path / "run", PRESETS["cpu-quick"], 1, None, (), "none", tuple(pose_set),
+                              tuple(policy_set))
+        return {s.name: s.config for s in stages}
+
+    default, pose_pinned, policy_pinned = keys(), keys(["steps=2400"]), keys(policy_set=["total_steps=3000000"])
+    assert default["train_pose"]["config"]["steps"] == pose_presets.preset("quick").steps
+    assert default["train_policy"]["config"]["total_steps"] == policy_presets.preset("full").total_steps
+    assert pose_pinned["train_pose"]["config"]["steps"] == 2400 and pose_pinned["train_pose"] != default["train_pose"]
+    assert pose_pinned["train_policy"] == default["train_policy"]
+    assert policy_pinned["train_policy"]["config"]["total_steps"] == 3_000_000
+    assert policy_pinned["train_policy"] != default["train_policy"] and policy_pinned["train_pose"] == default["train_pose"]
+    with pytest.raises(UserError, match="stepz"):
+        keys(["stepz=3"])
+    with pytest.raises(UserError, match="total_stepz"):
+        keys(policy_set=["total_stepz=3"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_pose_stage_starts_from_the_shipped_model_unless_told(tmp_path):
     """cpu-quick's pose training starts from the shipped engine pose model, whose fingerprint is
     part of the pose key (a new shipped model retrains); `--pose-init none` trains from scratch;

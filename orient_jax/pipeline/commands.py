@@ -20,7 +20,8 @@ def cmd_pipeline(args) -> int:
     root = Path(args.root or f"runs/pipeline-{args.preset}" + (f"-{obj.name}" if obj else ""))
     out = run_pipeline(args.preset, root, workers=args.workers, until=args.until,
                        dist=None if args.until else Path(args.dist), object_dir=args.object,
-                       render_overrides=tuple(args.render_set or ()), pose_init=args.pose_init)
+                       render_overrides=tuple(args.render_set or ()), pose_init=args.pose_init,
+                       pose_overrides=tuple(args.pose_set or ()), policy_overrides=tuple(args.policy_set or ()))
     print(f"run manifest: {root / 'manifest.json'}")
     if args.until:
         print(f"stopped after stage {args.until}: {out}")
@@ -91,6 +92,12 @@ def register(sub) -> None:
     p.add_argument("--render-set", action="append", metavar="KEY=VALUE",
                    help="override a dataset config value of both renders, as `data render --set` does (repeat it), "
                         "e.g. dr.light_families=studio,sky or dr.blur_px=0")
+    p.add_argument("--pose-set", action="append", metavar="KEY=VALUE",
+                   help="override a pose training config value of the preset, as `train-pose --set` does (repeat it), "
+                        "e.g. steps=2400 or learning_rate=1e-3")
+    p.add_argument("--policy-set", action="append", metavar="KEY=VALUE",
+                   help="override a PPO config value of the preset's policies, as `train --set ppo.KEY=VALUE` does "
+                        "(repeat it), e.g. total_steps=3000000")
     p.add_argument("--pose-init", metavar="MODEL|none",
                    help="the pose model whose weights start the pose training (default: the shipped engine pose model, "
                         "models/checkpoints/pose, except for the tiny preset's smaller net); 'none' trains from scratch")

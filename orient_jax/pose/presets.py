@@ -1,7 +1,7 @@
 """Pose training presets: the same code at several scales, chosen by config only.
 
 - `tiny`: a few steps of a narrow net (tests, smoke runs).
-- `quick`: the CPU preset (with `data render --num-images 10000`, render + train <= 30 min here).
+- `quick`: the CPU preset (with `data render --num-images 10000`, render + train ~35 min here).
 - `full`: the CPU run behind the shipped pose model (more steps on a larger dataset).
 - `gpu`: one accelerator or several (the batch splits over all local devices).
 """
@@ -17,7 +17,7 @@ from orient_jax.pose.train import PoseTrainConfig
 PRESETS: dict[str, PoseTrainConfig] = {
     "tiny": PoseTrainConfig(model=PoseNetConfig(widths=(8, 8, 16, 16, 32), extra_convs=(), hidden=32),
                             batch_size=8, steps=6, warmup_steps=2, checkpoint_every=3, eval_every=3, eval_images=16),
-    "quick": PoseTrainConfig(batch_size=64, steps=2400, learning_rate=2e-3),
+    "quick": PoseTrainConfig(batch_size=64, steps=3600, learning_rate=2e-3),
     "full": PoseTrainConfig(batch_size=64, steps=15000, learning_rate=2e-3, eval_every=1000, checkpoint_every=1000),
     "gpu": PoseTrainConfig(batch_size=256, steps=40000, learning_rate=3e-3, eval_every=2000, checkpoint_every=2000),
 }
