@@ -77,7 +77,7 @@ def register(sub) -> None:
                                    "train the policy against the pose model's measured errors, export both to ONNX "
                                    "behind the parity gate, bundle the static page and serve it. Every stage is "
                                    "cached by the hash of its config and inputs; rerun the same command to resume.")
-    p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~31 min on 2 cores)")
+    p.add_argument("--preset", default="cpu-quick", help=f"scale: one of {', '.join(PRESETS)} (default cpu-quick, ~41 min on 2 cores)")
     p.add_argument("--object", metavar="DIR",
                    help="an object folder (`orient-jax object import MESH --out DIR`) to run every stage for: its renders, "
                         "pose model, policy, export and page (default: the built-in engine)")

@@ -55,7 +55,7 @@ class PipelinePreset:
 SHIPPED_POSE = REPO / "models" / "checkpoints" / "pose"
 
 PRESETS = {
-    # The README's main job on 2 CPU cores (<= 45 min). Its upright policy trains the `full` PPO
+    # The README's main job on 2 CPU cores (<= 45 min; measured 41 min). Its upright policy trains the `full` PPO
     # preset's 6 M steps: at 3 M the duck's policy left 3.8 % of starts short of upright, at 6 M 0.8 %.
     "cpu-quick": PipelinePreset(10000, 1000, 8, "quick", "full", 200),
     "cpu-full": PipelinePreset(40000, 2000, 16, "full", "full", 1000, goal_preset="goal"),
