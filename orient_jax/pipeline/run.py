@@ -56,7 +56,7 @@ SHIPPED_POSE = REPO / "models" / "checkpoints" / "pose"
 
 PRESETS = {
     # The README's main job on 2 CPU cores (<= 45 min; measured 41 min). Its upright policy trains the `full` PPO
-    # preset's 6 M steps: at 3 M the duck's policy left 3.8 % of starts short of upright, at 6 M 0.8 %.
+    # preset's 6 M steps: at 3 M the duck's policy left 3.8 % of starts short of upright, at 6 M 0.9 %.
     "cpu-quick": PipelinePreset(10000, 1000, 8, "quick", "full", 200),
     "cpu-full": PipelinePreset(40000, 2000, 16, "full", "full", 1000, goal_preset="goal"),
     "gpu": PipelinePreset(400000, 5000, 16, "gpu", "gpu", 1000, goal_preset="gpu"),
