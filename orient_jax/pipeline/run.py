@@ -162,6 +162,7 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
 
     from orient_jax import config as config_lib
     from orient_jax.pose import presets as pose_presets
+    from orient_jax.rl import presets as policy_presets
 
     pose_config = config_lib.apply_overrides(pose_presets.preset(preset.pose_preset),
                                              [*preset.pose_overrides, *pose_overrides])
@@ -189,8 +190,6 @@ def build_stages(root: Path, preset: PipelinePreset, workers: int, obj=None,
 
         report = evaluate(root / "train_pose" / "pose", val_data, ctx.dir)
         return {k: v for k, v in report.items() if k not in ("worst", "model", "dataset")}
-
-    from orient_jax.rl import presets as policy_presets
 
     def ppo_config(policy_preset: str):
         return config_lib.apply_overrides(policy_presets.preset(policy_preset),

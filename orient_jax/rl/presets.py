@@ -1,6 +1,6 @@
 """Training presets: the same code at several scales, chosen by config only.
 
-- `quick`: the shipped upright policy's (3 M steps, ~5 min on 2 cores).
+- `quick`: the shipped upright policy's recipe (3 M steps, ~5 min on 2 cores).
 - `full`: twice `quick` (the cpu-quick and cpu-full pipelines' upright policies).
 - `goal`: the CPU run behind the shipped goal policy (a harder task: more envs and steps).
 - `gpu`: one accelerator (or several: `num_envs` splits over all local devices).
