@@ -10,7 +10,8 @@ pose model by default, or `--reference LABEL=DIR`, repeatable) are scored on the
     .venv/bin/python experiments/lighting_holdout.py                        # the engine
     .venv/bin/python experiments/lighting_holdout.py --object objects/duck  # an imported object
 
-Renders and runs live in `--workdir/<object>/` (a rerun reuses what is finished); results go to
+Renders and runs live in `--workdir/<object>/`, named after their families (a rerun reuses what
+is finished and refuses a folder rendered otherwise); results go to
 experiments/results/lighting_holdout[-NAME].{md,json,png}.
 """
 
@@ -38,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--object", type=Path, help="an object folder (default: the built-in engine)")
     p.add_argument("--train-lights", default="studio,any,coloured", help="lighting families of the training renders")
     p.add_argument("--train-backgrounds", default="plain,texture", help="background families of the training renders")
-    p.add_argument("--holdout-lights", default="sky", help="lighting families of the held-out test set (none of the training's)")
+    p.add_argument("--holdout-lights", default="sky", help="lighting families of the held-out test set (default sky; one side may repeat the training's to "
+                        "hold out only the other)")
     p.add_argument("--holdout-backgrounds", default="clutter", help="background families of the held-out test set")
     p.add_argument("--train-images", type=int, default=8000, help="training renders (default 8000)")
     p.add_argument("--test-images", type=int, default=500, help="renders per test set (default 500)")
@@ -89,12 +91,24 @@ def reference_story(model: Path) -> str:
     return f" ({'; '.join(story)})" if story else ""
 
 
+def family_tag(lights, backgrounds) -> str:
+    """'studio+any-over-plain': the part of a folder's name that says which families it drew."""
+    return f"{'+'.join(lights)}-over-{'+'.join(backgrounds)}"
+
+
 def render(out: Path, images: int, seed: int, lights, backgrounds, args) -> Path:
     from orient_jax import config as config_lib
     from orient_jax.data.config import DatasetConfig, RendererConfig
     from orient_jax.data.render import render_dataset
 
     if (out / "manifest.json").is_file():
+        done = json.loads((out / "config.json").read_text())
+        want = {"num_images": images, "seed": seed, "samples": args.samples,
+                "lights": list(lights), "backgrounds": list(backgrounds)}
+        have = {"num_images": done["num_images"], "seed": done["seed"], "samples": done["renderer"]["samples"],
+                "lights": done["dr"]["light_families"], "backgrounds": done["dr"]["background_families"]}
+        if have != want:
+            raise UserError(f"{rel(out)} was rendered with {have}, not {want}: remove it or pass another --workdir")
         print(f"[render] reusing {rel(out)}", flush=True)
         return out
     what = {"object_dir": str(args.object.resolve())} if args.object else {}
@@ -170,8 +184,10 @@ def main(argv=None) -> int:
     train_backgrounds = families(args.train_backgrounds, BACKGROUND_FAMILIES, "--train-backgrounds")
     held_lights = families(args.holdout_lights, LIGHT_FAMILIES, "--holdout-lights")
     held_backgrounds = families(args.holdout_backgrounds, BACKGROUND_FAMILIES, "--holdout-backgrounds")
-    if set(train_lights) & set(held_lights) or set(train_backgrounds) & set(held_backgrounds):
-        raise UserError("a held-out family is also a training family: nothing would be held out")
+    new_lights = [f for f in held_lights if f not in train_lights]
+    new_backgrounds = [f for f in held_backgrounds if f not in train_backgrounds]
+    if not new_lights and not new_backgrounds:
+        raise UserError("every held-out family is also a training family: nothing would be held out")
     if args.object is not None:
         from orient_jax.objects import folder
 
@@ -180,10 +196,13 @@ def main(argv=None) -> int:
     references = [reference_arg(text) for text in args.reference] or (
         [("shipped engine model", REPO / "models" / "checkpoints" / "pose")] if args.object is None else [])
     work = args.workdir / name
-    data = render(work / "train", args.train_images, TRAIN_SEED, train_lights, train_backgrounds, args)
-    sets = {"in-distribution": render(work / "test-in", args.test_images, TEST_SEED, train_lights, train_backgrounds, args),
-            "held-out families": render(work / "test-held-out", args.test_images, TEST_SEED, held_lights, held_backgrounds, args)}
-    model = train(work / f"pose-{args.steps}", data, sets["in-distribution"], args)
+    train_tag, held_tag = family_tag(train_lights, train_backgrounds), family_tag(held_lights, held_backgrounds)
+    data = render(work / f"train-{train_tag}", args.train_images, TRAIN_SEED, train_lights, train_backgrounds, args)
+    sets = {"in-distribution": render(work / f"test-{train_tag}", args.test_images, TEST_SEED,
+                                      train_lights, train_backgrounds, args),
+            "held-out families": render(work / f"test-{held_tag}", args.test_images, TEST_SEED,
+                                        held_lights, held_backgrounds, args)}
+    model = train(work / f"pose-{args.preset}-{args.steps}-{train_tag}", data, sets["in-distribution"], args)
 
     datasets = {test: open_dataset(path) for test, path in sets.items()}
     models = [(f"trained on {'+'.join(train_lights)} / {'+'.join(train_backgrounds)}", model)]
@@ -205,7 +224,8 @@ def main(argv=None) -> int:
     notes = (f"Object: {name}. Training: {args.train_images} renders (seed {TRAIN_SEED}) lit by {', '.join(train_lights)} "
              f"over {', '.join(train_backgrounds)} backgrounds; {args.steps} steps of the `{args.preset}` pose preset. "
              f"Test sets: {args.test_images} renders each (seed {TEST_SEED}): in-distribution (the training's families) and "
-             f"held-out ({', '.join(held_lights)} lighting over {', '.join(held_backgrounds)} backgrounds, never in training). "
+             f"held-out ({', '.join(held_lights)} lighting over {', '.join(held_backgrounds)} backgrounds; never in training: "
+             f"{', '.join(new_lights + new_backgrounds)}). "
              f"{args.samples} Cycles samples per pixel. Errors modulo the object's symmetry (none for an asymmetric one).")
     for label, path in references:
         notes += f" {label}: {rel(path)}{reference_story(path)}."

@@ -7,7 +7,7 @@
 # `orient-jax bundle` then bundles the committed gallery (models/gallery.json: the engine
 # first, then these) into dist/.
 #
-#   bash scripts/gallery.sh              # every object (duck bunny palm box can), ~40-45 min each on 2 cores
+#   bash scripts/gallery.sh              # every object (duck bunny palm box can truck), ~25-45 min each on 2 cores
 #   bash scripts/gallery.sh duck         # one row
 #
 # Cached like the pipeline: rerunning skips finished stages (runs/pipeline-cpu-quick-NAME/).
@@ -34,23 +34,24 @@ import_args() {  # the import command of each committed source mesh (see objects
     palm)  echo "$SRC/palm/palm.obj --up=-y --scale 0.001" ;;
     box)   echo "$SRC/box/cube.obj --up z --size 0.15" ;;
     can)   echo "$SRC/can/can.stl --up z --size 0.15 --symmetry z:inf,x:2" ;;
-    *) echo "error: unknown gallery object '$1' (duck, bunny, palm, box, can)" >&2; return 2 ;;
+    truck) echo "$SRC/truck/CesiumMilkTruck.glb --up y --size 0.2" ;;
+    *) echo "error: unknown gallery object '$1' (duck, bunny, palm, box, can, truck)" >&2; return 2 ;;
   esac
 }
 
 # The cpu-quick pipeline's pose training starts from the shipped engine pose model's weights
-# (experiments/pose_transfer.py) and runs 3600 steps, its upright policy 6 M steps; the rows
-# trained before (pose from scratch, 2400 steps; policy 3 M steps) pass those settings, so
-# rerunning them reproduces what the gallery shows.
+# (experiments/pose_transfer.py) and runs 3600 steps, its upright policy 6 M steps (the duck's and
+# the truck's rows); the rows trained before (pose from scratch, 2400 steps; policy 3 M steps)
+# pass those settings, so rerunning them reproduces what the gallery shows.
 training_args() {
   case "$1" in
-    duck) echo "" ;;
+    duck|truck) echo "" ;;
     *) echo "--pose-init none --pose-set steps=2400 --policy-set total_steps=3000000" ;;
   esac
 }
 
 objects=("$@")
-[ ${#objects[@]} -gt 0 ] || objects=(duck bunny palm box can)
+[ ${#objects[@]} -gt 0 ] || objects=(duck bunny palm box can truck)
 for name in "${objects[@]}"; do
   args=$(import_args "$name")
   note=$(sed -n 's/^note: //p' "$SRC/$name/SOURCE.md")
