@@ -39,8 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--object", type=Path, help="an object folder (default: the built-in engine)")
     p.add_argument("--train-lights", default="studio,any,coloured", help="lighting families of the training renders")
     p.add_argument("--train-backgrounds", default="plain,texture", help="background families of the training renders")
-    p.add_argument("--holdout-lights", default="sky", help="lighting families of the held-out test set (default sky; one side may repeat the training's to "
-                        "hold out only the other)")
+    p.add_argument("--holdout-lights", default="sky",
+                   help="lighting families of the held-out test set (default sky); lights or backgrounds may "
+                        "repeat the training's, to hold out only the other")
     p.add_argument("--holdout-backgrounds", default="clutter", help="background families of the held-out test set")
     p.add_argument("--train-images", type=int, default=8000, help="training renders (default 8000)")
     p.add_argument("--test-images", type=int, default=500, help="renders per test set (default 500)")

@@ -133,6 +133,21 @@ def test_dropped_object_comes_to_rest_on_the_floor(box):
         assert np.abs(data.qpos[:2]).max() < meta["arena"]["half_size_m"]
 
 
+def _card_differences(a, b, path: str = "", tol: float = 1e-3) -> list[str]:
+    """Where two object.json cards differ: same keys, lengths and strings, numbers within `tol`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(a)} != {sorted(b)}"]
+        return [d for k in a for d in _card_differences(a[k], b[k], f"{path}.{k}", tol)]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} != {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _card_differences(x, y, f"{path}[{i}]", tol)]
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return [] if abs(a - b) <= tol * max(1.0, abs(a), abs(b)) else [f"{path}: {a} != {b}"]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
 def _settle(model, data, quat_xyzw, radius):
     mujoco.mj_resetData(model, data)
     data.qpos[2] = radius + 0.01
@@ -231,8 +246,10 @@ def test_the_engines_folder_is_the_built_in_engine(tmp_path):
     for name in (folder.MJCF, folder.VISUAL):
         assert (committed / name).read_bytes() == (out / name).read_bytes(), name
     fresh, shipped = obj.meta, folder.read_object(committed)
-    assert {k: v for k, v in shipped.items() if k not in ("versions", "preview")} == \
-        {k: v for k, v in fresh.items() if k not in ("versions", "preview")}
+    # The drops run in floating point, whose last digits differ between CPUs (the rests'
+    # quaternions by ~3e-5 between the machine that wrote the card and an AMD EPYC).
+    assert _card_differences({k: v for k, v in shipped.items() if k not in ("versions", "preview")},
+                             {k: v for k, v in fresh.items() if k not in ("versions", "preview")}) == []
     again = run_cli("object", "engine", "--out", str(out), "--no-preview", timeout=60)
     assert again.returncode == 2 and "not empty" in again.stderr and "Traceback" not in again.stderr
 
