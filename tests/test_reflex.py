@@ -136,14 +136,14 @@ def test_cli_wraps_a_policy_and_eval_reports_the_pushes(tmp_path):
 
 
 def test_the_reflex_rescues_stalls_of_the_shipped_goal_policy():
-    """Same 400 evaluation starts (noisy, randomized physics), the shipped network with and
+    """Same 200 evaluation starts (noisy, randomized physics), the shipped network with and
     without the reflex: some episodes it fails alone are successes with the reflex, and the
     rate does not go down."""
     art = ckpt_lib.load_policy(ROOT / "models" / "checkpoints" / "goal")
     plain = dataclasses.replace(art, env_config=dataclasses.replace(art.env_config, reflex=reflex.ReflexConfig()))
     wrapped = with_reflex(plain)
-    alone = ev.rollout("goal", plain.env_config, obs_policy_fn(plain), 400, seed=11)
-    helped = ev.rollout("goal", wrapped.env_config, obs_policy_fn(wrapped), 400, seed=11)
+    alone = ev.rollout("goal", plain.env_config, obs_policy_fn(plain), 200, seed=11)
+    helped = ev.rollout("goal", wrapped.env_config, obs_policy_fn(wrapped), 200, seed=11)
     rescued = int(np.sum(helped.success & ~alone.success & (helped.reflex_pushes > 0)))
     assert alone.reflex_pushes is None and helped.reflex_pushes.max() >= 1
     assert rescued >= 3, (rescued, alone.summary(), helped.summary())
