@@ -24,7 +24,6 @@ Object folders go to `--workdir` (removed first); results to experiments/results
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import subprocess
@@ -36,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, add_output_args, markdown_table, run_cli, write_results  # noqa: E402
 
 from orient_jax.errors import UserError  # noqa: E402
+from orient_jax.objects import folder  # noqa: E402
 
 NAME = "import_sweep"
 FORMATS = (".obj", ".stl", ".ply", ".glb", ".gltf")
-FOLDER_FILES = ("object.json", "object.xml", "visual.glb", "preview.png")
+FOLDER_FILES = (*folder.REQUIRED, folder.PREVIEW)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,9 +75,12 @@ def check_folder(out: Path) -> tuple[str, dict]:
     missing = [f for f in FOLDER_FILES if not (out / f).is_file()]
     if missing:
         return "broken", {"why": f"folder lacks {', '.join(missing)}"}
-    meta = json.loads((out / "object.json").read_text())
     try:
-        model = mujoco.MjModel.from_xml_path(str(out / "object.xml"))
+        meta = folder.read_object(out)  # as every stage reads it
+    except UserError as exc:
+        return "broken", {"why": f"object.json: {exc}"}
+    try:
+        model = mujoco.MjModel.from_xml_path(str(out / folder.MJCF))
     except Exception as exc:  # noqa: BLE001 - any load failure is the finding
         return "broken", {"why": f"MuJoCo cannot load object.xml: {exc}"}
     mass = float(model.body_subtreemass[0])

@@ -102,20 +102,11 @@ def render(out: Path, images: int, seed: int, lights, backgrounds, args) -> Path
     from orient_jax.data.config import DatasetConfig, RendererConfig
     from orient_jax.data.render import render_dataset
 
-    if (out / "manifest.json").is_file():
-        done = json.loads((out / "config.json").read_text())
-        want = {"num_images": images, "seed": seed, "samples": args.samples,
-                "lights": list(lights), "backgrounds": list(backgrounds)}
-        have = {"num_images": done["num_images"], "seed": done["seed"], "samples": done["renderer"]["samples"],
-                "lights": done["dr"]["light_families"], "backgrounds": done["dr"]["background_families"]}
-        if have != want:
-            raise UserError(f"{rel(out)} was rendered with {have}, not {want}: remove it or pass another --workdir")
-        print(f"[render] reusing {rel(out)}", flush=True)
-        return out
     what = {"object_dir": str(args.object.resolve())} if args.object else {}
     config = config_lib.apply_overrides(
         DatasetConfig(num_images=images, seed=seed, renderer=RendererConfig(samples=args.samples), **what),
         [f"dr.light_families={','.join(lights)}", f"dr.background_families={','.join(backgrounds)}"])
+    # render_dataset resumes a finished or half-finished folder of this config and refuses another's.
     print(f"[render] {images} images, lights {lights}, backgrounds {backgrounds} -> {rel(out)}", flush=True)
     t0 = time.perf_counter()
     render_dataset(out, config, workers=args.workers, show_progress=sys.stderr.isatty())
