@@ -70,7 +70,7 @@ if config.object_dir and config.renderer.engine == "workbench":
 # 3. Render each image into a private temp folder inside the dataset folder (same filesystem: rename is atomic).
 tmp = Path(tempfile.mkdtemp(prefix=f"{shards.TMP_PREFIX}{args.shard:05d}-", dir=args.data_dir))
 count = params.count if args.limit is None else min(args.limit, params.count)
-images = np.zeros((count, cam_cfg.height, cam_cfg.width, 3), np.uint8)
+renders = np.zeros((count, cam_cfg.height, cam_cfg.width, 4), np.uint8)
 for i in range(count):
     # 3a. Pose the object by its label: q maps body -> world.
     scene_lib.set_rotation(root, params.quats[i])
@@ -84,10 +84,11 @@ for i in range(count):
         scene_lib.set_ambient(world, params.ambient_color[i])
     set_materials(i)
     scene_lib.set_seed(scene, params.render_seed[i])
-    # 3c. Render RGBA over a transparent film, then composite the background and add sensor noise.
-    rgba = scene_lib.render_rgba(scene, tmp / "frame.png")
-    images[i] = randomize.finish_image(rgba, params, i)
+    # 3c. Render RGBA over a transparent film.
+    renders[i] = scene_lib.render_rgba(scene, tmp / "frame.png")
     print(f"progress {i + 1} {time.process_time():.4f}", flush=True)  # images done, CPU seconds so far
+# 3d. Composite each background (a distractors one draws on the shard's other renders) and add sensor noise.
+images = np.stack([randomize.finish_image(renders[i], params, i, renders) for i in range(count)])
 
 # 4. Write the arrays and the shard record, then move them into place: images, labels, record last.
 if args.limit is not None:

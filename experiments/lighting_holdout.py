@@ -2,7 +2,8 @@
 
 The training renders draw only from some lighting and background families
 (`orient_jax.data.config.DomainRandomization`: studio, any, coloured, sky lights; plain, texture,
-clutter backgrounds); the held-out test set only from families the training never drew; the
+clutter, distractors backgrounds; by default all but sky and clutter); the held-out test set only
+from families the training never drew (by default sky lighting over clutter); the
 in-distribution test set from the training's own families with another seed. The bar: the
 held-out median error within 1.5x of the in-distribution one. Other models (the shipped engine
 pose model by default, or `--reference LABEL=DIR`, repeatable) are scored on the same two sets.
@@ -38,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--object", type=Path, help="an object folder (default: the built-in engine)")
     p.add_argument("--train-lights", default="studio,any,coloured", help="lighting families of the training renders")
-    p.add_argument("--train-backgrounds", default="plain,texture", help="background families of the training renders")
+    p.add_argument("--train-backgrounds", default="plain,texture,distractors",
+                   help="background families of the training renders")
     p.add_argument("--holdout-lights", default="sky",
                    help="lighting families of the held-out test set (default sky); lights or backgrounds may "
                         "repeat the training's, to hold out only the other")

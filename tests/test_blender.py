@@ -74,6 +74,22 @@ def test_sky_lighting_renders_and_relights_the_object(tmp_path):
     assert np.abs(ia[centre].astype(float) - ib[centre]).mean() > 8  # the object is lit otherwise
 
 
+def test_distractors_background_renders_in_blender(tmp_path):
+    """The worker keeps the shard's renders and composites a distractors background from them:
+    the same object in front, another background behind it."""
+    from orient_jax import config as config_lib
+
+    base = DatasetConfig(num_images=3, seed=4, shard_size=3, renderer=RendererConfig(samples=4))
+    plain = config_lib.apply_overrides(base, ["dr.background_families=plain", "dr.sensor_noise=0", "dr.blur_px=0"])
+    busy = config_lib.apply_overrides(plain, ["dr.background_families=distractors"])
+    render_dataset(tmp_path / "plain", plain, workers=1, show_progress=False)
+    render_dataset(tmp_path / "busy", busy, workers=1, show_progress=False)
+    (ia, la), (ib, lb) = open_dataset(tmp_path / "plain").get(np.arange(3)), open_dataset(tmp_path / "busy").get(np.arange(3))
+    np.testing.assert_array_equal(la, lb)
+    same = np.all(ia == ib, axis=-1).mean(axis=(1, 2))  # the object's pixels (its render is the same)
+    assert np.all(same > 0.05) and np.all(same < 0.9), same  # ... in front of a background of its own
+
+
 def test_same_seed_renders_the_same_bytes_and_split_jobs_merge(dataset, tmp_path):
     # Task 0 of 2 renders shard 0 only: no manifest yet, finalize refuses.
     assert render_dataset(tmp_path, TINY, shard=0, num_shards=2, show_progress=False) is None

@@ -21,7 +21,8 @@ from orient_jax.data import augment as aug
 from orient_jax.data import camera as cam
 from orient_jax.data import gltf, mesh, randomize, shards
 from orient_jax import config as config_lib
-from orient_jax.data.config import BACKGROUND_FAMILIES, CLASSIC_DR, LIGHT_FAMILIES, DatasetConfig, DomainRandomization
+from orient_jax.data.config import (BACKGROUND_FAMILIES, CLASSIC_DR, LEGACY_TEXTURE_KINDS, LIGHT_FAMILIES, DatasetConfig,
+                                    DomainRandomization)
 from orient_jax.data.loader import open_dataset
 from orient_jax.errors import UserError
 
@@ -208,17 +209,67 @@ def test_procedural_backgrounds_exposure_and_blur():
     assert edge(blurred) < 0.6 * edge(flat)
 
 
+def test_distractors_are_the_shards_other_renders_behind_the_object():
+    config = DatasetConfig(num_images=64, dr=DomainRandomization(background_families=("distractors",), sensor_noise=0.0,
+                                                                   exposure_ev=0.0, blur_px=0.0))
+    p = randomize.sample_shard(config, 0)
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[24:40, 24:40] = [200, 100, 50, 255]
+    others = np.zeros((3, 64, 64, 4), np.uint8)
+    others[:, 16:48, 16:48] = [7, 250, 9, 255]  # a bigger, green "object" in every other render
+    seen = 0
+    for i in range(p.count):
+        out = randomize.finish_image(rgba, p, i, others)
+        np.testing.assert_array_equal(out[30, 30], [200, 100, 50])  # the object stays in front
+        np.testing.assert_array_equal(out, randomize.finish_image(rgba, p, i, others))  # seeded per image
+        green = np.all(np.abs(out.astype(int) - [7, 250, 9]) <= 1, axis=-1)
+        assert not green[24:40, 24:40].any()
+        seen += green.sum() > 0
+    assert seen > 0.8 * p.count  # a shrunk, shifted copy shows around the object in nearly every image
+    with pytest.raises(ValueError, match="shard_rgba"):
+        randomize.background_image(p, 0, 64, 64)
+
+
 def test_family_config_is_checked_and_old_configs_mean_the_classic_randomization():
     with pytest.raises(UserError, match="light_families"):
         DomainRandomization(light_families=("disco",))
     with pytest.raises(UserError, match="background_families"):
         DomainRandomization(background_families=())
     assert config_lib.apply_overrides(DatasetConfig(), ["dr.light_families=studio,sky"]).dr.light_families == ("studio", "sky")
+    with pytest.raises(UserError, match="texture_kinds"):
+        DomainRandomization(texture_kinds=("plaid",))
     old = DatasetConfig().to_dict()
-    for key in ("light_families", "background_families", "exposure_ev", "blur_px"):
+    for key in ("light_families", "background_families", "exposure_ev", "blur_px", "texture_kinds"):
         del old["dr"][key]
     restored = DatasetConfig.from_dict(old)
-    assert restored == config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR))
+    classic = config_lib.apply_overrides(DatasetConfig(), list(CLASSIC_DR))
+    assert restored == dataclasses.replace(classic, dr=dataclasses.replace(classic.dr, texture_kinds=LEGACY_TEXTURE_KINDS))
+    # a config written after the families but before "patches" keeps its three textures
+    before_patches = DatasetConfig().to_dict()
+    del before_patches["dr"]["texture_kinds"]
+    assert DatasetConfig.from_dict(before_patches).dr == dataclasses.replace(DomainRandomization(),
+                                                                             texture_kinds=LEGACY_TEXTURE_KINDS)
+    assert DatasetConfig.from_dict(DatasetConfig().to_dict()) == DatasetConfig()
+
+
+def test_texture_kinds_patches_are_flat_regions_and_adding_a_kind_keeps_the_others():
+    def textures(kinds):
+        config = DatasetConfig(num_images=48, dr=DomainRandomization(background_families=("texture",), texture_kinds=kinds))
+        p = randomize.sample_shard(config, 0)
+        return [randomize.background_image(p, i, 64, 64) for i in range(p.count)]
+
+    for image in textures(("patches",)):
+        colours = np.unique(image.reshape(-1, 3), axis=0)
+        assert 2 <= len(colours) <= 3  # flat regions of 2-3 colours, no ramps between them
+        steps = np.abs(np.diff(image, axis=1)).max(axis=-1)
+        assert 0.01 < np.mean(steps > 1e-9) < 0.5  # hard edges, but regions, not salt and pepper
+    # the kinds change only the textures: labels, lights, families and seeds are the same draws
+    config = DatasetConfig(num_images=48)
+    legacy = randomize.sample_shard(dataclasses.replace(config, dr=dataclasses.replace(config.dr, texture_kinds=LEGACY_TEXTURE_KINDS)), 0)
+    wide = randomize.sample_shard(config, 0)
+    for field in dataclasses.fields(randomize.ShardParams):
+        if field.name != "texture_kinds":
+            np.testing.assert_array_equal(getattr(legacy, field.name), getattr(wide, field.name), err_msg=field.name)
 
 
 # --- the shipped asset --------------------------------------------------------------------

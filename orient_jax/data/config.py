@@ -62,7 +62,10 @@ class LightingConfig:
 
 
 LIGHT_FAMILIES = ("studio", "any", "coloured", "sky")
-BACKGROUND_FAMILIES = ("plain", "texture", "clutter")
+BACKGROUND_FAMILIES = ("plain", "texture", "clutter", "distractors")
+TEXTURE_KINDS = ("noise", "stripes", "checks", "patches")
+LEGACY_TEXTURE_KINDS = TEXTURE_KINDS[:3]
+"""The texture kinds before "patches" existed: what a dataset config without `texture_kinds` drew."""
 CLASSIC_DR = ("dr.light_families=('studio',)", "dr.background_families=('plain',)", "dr.exposure_ev=0", "dr.blur_px=0")
 """Overrides that give the randomization before lighting and background families existed, byte
 for byte (the gallery's and the shipped models' renders until they are retrained)."""
@@ -73,7 +76,7 @@ def _off(value, name: str):
     if isinstance(value, bool):
         return False
     if isinstance(value, tuple):
-        return (LIGHT_FAMILIES if name == "light_families" else BACKGROUND_FAMILIES)[:1]
+        return {"light_families": LIGHT_FAMILIES, "background_families": BACKGROUND_FAMILIES}.get(name, TEXTURE_KINDS)[:1]
     return 0.0
 
 
@@ -108,8 +111,14 @@ class DomainRandomization:
     ("studio",) with the other new parts off is the randomization before families existed."""
     background_families: tuple[str, ...] = BACKGROUND_FAMILIES
     """The kinds of background images draw from, one per image, uniformly: plain (a solid colour or
-    a vertical gradient), texture (procedural: fractal noise, stripes and checks in random colours)
-    and clutter (a plain or textured backdrop with 4-24 random shapes, some soft-edged)."""
+    a vertical gradient), texture (procedural, of `texture_kinds`, in random colours)
+    clutter (a plain or textured backdrop with 4-24 random shapes, some soft-edged) and distractors
+    (a plain or textured backdrop with 1-3 other renders of the object, from the same shard, shrunk
+    and shifted behind it: things like it nearby)."""
+    texture_kinds: tuple[str, ...] = TEXTURE_KINDS
+    """The procedural textures a texture background (or a clutter backdrop) draws from, uniformly:
+    noise (fractal 1/f noise), stripes, checks and patches (fractal noise cut into 2-3 flat
+    colours with hard, irregular edges: stains, shadows, camouflage)."""
     exposure_ev: float = 0.5
     """Exposure of the whole image: x 2^U(-x, x) in linear light (0: off)."""
     blur_px: float = 0.8
@@ -119,7 +128,8 @@ class DomainRandomization:
         for name in ("material_jitter", "camera_position_m", "camera_look_at_m", "camera_fov_deg", "sensor_noise",
                      "exposure_ev", "blur_px"):
             config_lib.check_range(f"dr.{name}", getattr(self, name), 0.0)
-        for name, known in (("light_families", LIGHT_FAMILIES), ("background_families", BACKGROUND_FAMILIES)):
+        for name, known in (("light_families", LIGHT_FAMILIES), ("background_families", BACKGROUND_FAMILIES),
+                            ("texture_kinds", TEXTURE_KINDS)):
             chosen = getattr(self, name)
             if not chosen or any(f not in known for f in chosen) or len(set(chosen)) != len(chosen):
                 raise UserError(f"dr.{name}={chosen!r}: choose one or more of {', '.join(known)}, each once")
@@ -200,11 +210,15 @@ class DatasetConfig:
     def from_dict(cls, data: dict) -> "DatasetConfig":
         """From `to_dict` output. A config written before the lighting and background families
         existed (its "dr" lacks them) means the classic randomization it was rendered with, not
-        today's defaults: a dataset resumed after an upgrade stays one randomization."""
+        today's defaults, and one without `texture_kinds` the textures before "patches": a dataset
+        resumed after an upgrade stays one randomization."""
         dr = data.get("dr")
-        if isinstance(dr, dict) and "light_families" not in dr:
-            classic = config_lib.apply_overrides(DomainRandomization(), [o.removeprefix("dr.") for o in CLASSIC_DR])
-            data = {**data, "dr": {**config_lib.to_dict(classic), **dr}}
+        if isinstance(dr, dict) and "texture_kinds" not in dr:
+            dr = {**dr, "texture_kinds": list(LEGACY_TEXTURE_KINDS)}
+            if "light_families" not in dr:
+                classic = config_lib.apply_overrides(DomainRandomization(), [o.removeprefix("dr.") for o in CLASSIC_DR])
+                dr = {**config_lib.to_dict(classic), **dr}
+            data = {**data, "dr": dr}
         return config_lib.from_dict(cls, data)
 
 

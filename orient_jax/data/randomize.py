@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from orient_jax.assets import engine_spec
-from orient_jax.data.config import BACKGROUND_FAMILIES, LIGHT_FAMILIES, DatasetConfig
+from orient_jax.data.config import BACKGROUND_FAMILIES, LEGACY_TEXTURE_KINDS, LIGHT_FAMILIES, DatasetConfig
 
 # Stream ids of the per-shard generators (never reorder: it would change every dataset). The
 # families, exposure and blur draw from streams of their own, so the classic randomization
@@ -84,6 +84,7 @@ class ShardParams:
     background_seed: np.ndarray  # (n,) int: seed of a procedural background's pattern
     exposure: np.ndarray       # (n,) linear gain of the whole image
     blur_sigma: np.ndarray     # (n,) gaussian blur sigma (px)
+    texture_kinds: tuple[str, ...] = LEGACY_TEXTURE_KINDS  # the procedural textures drawn from (config.TEXTURE_KINDS)
 
     @property
     def count(self) -> int:
@@ -170,7 +171,7 @@ def sample_shard(config: DatasetConfig, shard: int, num_materials: int | None = 
         quats=quats, bg_top=top, bg_bottom=bottom, material_rgb=material_rgb, material_gain=material_gain,
         cam_position=cam_position, cam_look_at=cam_look_at, fov_y_deg=fov, noise_std=noise_std, render_seed=render_seed,
         noise_seed=noise_seed, background_family=background_family, background_seed=background_seed, exposure=exposure,
-        blur_sigma=blur_sigma, **lights)
+        blur_sigma=blur_sigma, texture_kinds=dr.texture_kinds, **lights)
 
 
 def _light_families(config: DatasetConfig, shard: int, n: int, sun, sun_strength, sun_color, ambient_color) -> dict:
@@ -211,16 +212,17 @@ def _hue(hue, saturation) -> np.ndarray:
     return 1.0 - np.asarray(saturation)[:, None] * (1.0 - pure)
 
 
-def finish_image(rgba: np.ndarray, params: ShardParams, i: int) -> np.ndarray:
+def finish_image(rgba: np.ndarray, params: ShardParams, i: int, shard_rgba: np.ndarray | None = None) -> np.ndarray:
     """Rendered straight-alpha RGBA uint8 (H, W, 4) -> final RGB uint8 (H, W, 3).
 
     The object is rendered over a transparent film; the background (its family's: plain, a
-    procedural texture or clutter) is composited here, then the whole frame's exposure and blur
-    are applied, gaussian sensor noise is added and the result rounded. Exposure and blur are
-    skipped when they are the identity, so the classic randomization keeps its bytes.
+    procedural texture, clutter, or distractors drawn from `shard_rgba`, the shard's renders
+    (N, H, W, 4); without it, image i's own) is composited here, then the whole frame's exposure
+    and blur are applied, gaussian sensor noise is added and the result rounded. Exposure and blur
+    are skipped when they are the identity, so the classic randomization keeps its bytes.
     """
     h, w = rgba.shape[:2]
-    background = 255.0 * background_image(params, i, h, w)
+    background = 255.0 * background_image(params, i, h, w, rgba[None] if shard_rgba is None else shard_rgba)
     alpha = rgba[..., 3:4].astype(np.float64) / 255.0
     image = rgba[..., :3].astype(np.float64) * alpha + background * (1 - alpha)
     if params.exposure[i] != 1.0:  # in linear light (sRGB ~ gamma 2.2), as a camera's exposure acts
@@ -234,31 +236,41 @@ def finish_image(rgba: np.ndarray, params: ShardParams, i: int) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def background_image(params: ShardParams, i: int, h: int, w: int) -> np.ndarray:
-    """Image i's background, sRGB in [0, 1], (H, W, 3) (or (H, 1, 3) for a plain one)."""
+def background_image(params: ShardParams, i: int, h: int, w: int, shard_rgba: np.ndarray | None = None) -> np.ndarray:
+    """Image i's background, sRGB in [0, 1], (H, W, 3) (or (H, 1, 3) for a plain one).
+    `shard_rgba` (N, H, W, 4) uint8: the renders a distractors background draws from."""
     rows = np.linspace(0.0, 1.0, h)[:, None, None]
     plain = (1 - rows) * params.bg_top[i] + rows * params.bg_bottom[i]  # (H, 1, 3)
     family = BACKGROUND_FAMILIES[int(params.background_family[i])]
     if family == "plain":
         return plain
     r = np.random.default_rng(int(params.background_seed[i]))
-    texture = _texture(r, h, w)
+    texture = _texture(r, h, w, params.texture_kinds)
     if family == "texture":
         return texture
     backdrop = texture if r.uniform() < 0.5 else np.broadcast_to(plain, (h, w, 3))
+    if family == "distractors":
+        if shard_rgba is None:
+            raise ValueError("a distractors background needs the shard's renders (shard_rgba)")
+        return _distractors(r, backdrop, shard_rgba)
     return _clutter(r, backdrop, h, w)
 
 
-def _texture(r: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A procedural texture (H, W, 3) in [0, 1]: fractal (1/f) noise, stripes or checks, mapped
-    through two or three random colours."""
+def _texture(r: np.random.Generator, h: int, w: int, kinds: tuple[str, ...]) -> np.ndarray:
+    """A procedural texture (H, W, 3) in [0, 1] of one of `kinds` (config.TEXTURE_KINDS): fractal
+    (1/f) noise, stripes, checks or patches, mapped through two or three random colours. The kind
+    is the first draw of `r`, then the kind's own draws, so a dataset on the three kinds before
+    "patches" keeps its bytes."""
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    kind = r.integers(0, 3)
-    if kind == 0:  # fractal noise: the spectrum of a photo's clutter
+    kind = kinds[r.integers(0, len(kinds))]
+    if kind in ("noise", "patches"):  # fractal noise: the spectrum of a photo's clutter
         spectrum = np.fft.fft2(r.standard_normal((h, w)))
         fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
         field = np.real(np.fft.ifft2(spectrum / np.maximum(np.hypot(fy, fx), 1.0 / max(h, w)) ** r.uniform(1.0, 2.0)))
-    elif kind == 1:  # stripes at a random angle and frequency, softened
+        if kind == "patches":  # cut at 1-2 levels into flat regions with hard, irregular edges
+            cuts = np.sort(np.quantile(field, r.uniform(0.2, 0.8, int(r.integers(1, 3)))))
+            field = np.digitize(field, cuts).astype(np.float64)
+    elif kind == "stripes":  # at a random angle and frequency, softened
         angle, freq = r.uniform(0, np.pi), r.uniform(2, 16)
         field = np.sin(2 * np.pi * freq * (x * np.cos(angle) + y * np.sin(angle)) + r.uniform(0, 2 * np.pi))
         field = np.tanh(r.uniform(1, 6) * field)
@@ -293,4 +305,25 @@ def _clutter(r: np.random.Generator, backdrop: np.ndarray, h: int, w: int) -> np
         softness = r.choice([0.02, 0.02, 0.3])
         mask = np.clip(inside / softness, 0.0, 1.0)[..., None]
         out = out * (1 - mask) + r.uniform(0.02, 0.98, 3) * mask
+    return out
+
+
+def _distractors(r: np.random.Generator, backdrop: np.ndarray, shard_rgba: np.ndarray) -> np.ndarray:
+    """`backdrop` (H, W, 3) with 1-3 renders drawn from `shard_rgba` (N, H, W, 4) uint8 (the
+    object in other poses and lights), each shrunk to 45-95 % and shifted so it peeks out from
+    behind the object or sits beside it: the same object's outlines, shading and edges, not the
+    one whose pose is asked."""
+    out = np.array(backdrop, dtype=np.float64)
+    h, w = out.shape[:2]
+    for _ in range(int(r.integers(1, 4))):
+        source = shard_rgba[int(r.integers(0, len(shard_rgba)))].astype(np.float64) / 255.0
+        scale = r.uniform(0.45, 0.95)
+        dy, dx = r.uniform(-0.55, 0.55, 2) * (h, w)
+        # output pixel (y, x) samples the source at the inverse of "shrink about the centre, then shift"
+        ys = np.clip(np.rint((np.arange(h) - h / 2 - dy) / scale + h / 2).astype(int), -1, h)
+        xs = np.clip(np.rint((np.arange(w) - w / 2 - dx) / scale + w / 2).astype(int), -1, w)
+        inside = ((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :]
+        patch = source[np.clip(ys, 0, h - 1)][:, np.clip(xs, 0, w - 1)]
+        alpha = patch[..., 3:4] * inside[..., None]
+        out = out * (1 - alpha) + patch[..., :3] * alpha
     return out
