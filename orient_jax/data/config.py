@@ -111,7 +111,7 @@ class DomainRandomization:
     ("studio",) with the other new parts off is the randomization before families existed."""
     background_families: tuple[str, ...] = BACKGROUND_FAMILIES
     """The kinds of background images draw from, one per image, uniformly: plain (a solid colour or
-    a vertical gradient), texture (procedural, of `texture_kinds`, in random colours)
+    a vertical gradient), texture (procedural, of `texture_kinds`, in random colours),
     clutter (a plain or textured backdrop with 4-24 random shapes, some soft-edged) and distractors
     (a plain or textured backdrop with 1-3 other renders of the object, from the same shard, shrunk
     and shifted behind it: things like it nearby)."""
