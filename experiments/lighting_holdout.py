@@ -221,6 +221,9 @@ def main(argv=None) -> int:
              f"held-out ({', '.join(held_lights)} lighting over {', '.join(held_backgrounds)} backgrounds; never in training: "
              f"{', '.join(new_lights + new_backgrounds)}). "
              f"{args.samples} Cycles samples per pixel. Errors modulo the object's symmetry (none for an asymmetric one).")
+    if references:
+        notes += (" A reference model's in-distribution column is this experiment's training families, which need "
+                  "not be its own: its ratio against its own families needs a test set of them (`orient-jax eval-pose`).")
     for label, path in references:
         notes += f" {label}: {rel(path)}{reference_story(path)}."
     samples = {f"{test}: {', '.join(lights)} / {', '.join(bgs)}": ds.get(np.arange(8))[0]

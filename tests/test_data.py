@@ -252,7 +252,7 @@ def test_family_config_is_checked_and_old_configs_mean_the_classic_randomization
     assert DatasetConfig.from_dict(DatasetConfig().to_dict()) == DatasetConfig()
 
 
-def test_texture_kinds_patches_are_flat_regions_and_adding_a_kind_keeps_the_others():
+def test_patches_are_flat_regions_and_texture_kinds_change_no_other_draw():
     def textures(kinds):
         config = DatasetConfig(num_images=48, dr=DomainRandomization(background_families=("texture",), texture_kinds=kinds))
         p = randomize.sample_shard(config, 0)
