@@ -40,12 +40,12 @@ import_args() {  # the import command of each committed source mesh (see objects
 }
 
 # The cpu-quick pipeline's pose training starts from the shipped engine pose model's weights
-# (experiments/pose_transfer.py) and runs 3600 steps, its upright policy 6 M steps (the duck's and
-# the truck's rows); the rows trained before (pose from scratch, 2400 steps; policy 3 M steps)
-# pass those settings, so rerunning them reproduces what the gallery shows.
+# (experiments/pose_transfer.py) and runs 3600 steps, its upright policy 6 M steps (the duck's,
+# the truck's, the bunny's and the palm's rows); the rows trained before (pose from scratch, 2400
+# steps; policy 3 M steps) pass those settings, so rerunning them reproduces what the gallery shows.
 training_args() {
   case "$1" in
-    duck|truck) echo "" ;;
+    duck|truck|bunny|palm) echo "" ;;
     *) echo "--pose-init none --pose-set steps=2400 --policy-set total_steps=3000000" ;;
   esac
 }

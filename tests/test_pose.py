@@ -146,3 +146,28 @@ def test_fine_tuning_starts_from_the_init_models_weights(tmp_path):
     wider = dataclasses.replace(frozen, model=dataclasses.replace(SMALL, hidden=32))
     with pytest.raises(UserError, match="architecture"):
         train_and_evaluate(wider, tmp_path / "data", tmp_path / "wider", show_progress=False, init=first)
+
+
+def test_commonest_confusion_finds_the_turn_a_model_mistakes_for_the_truth():
+    """Predictions that are right but for a third of flips by a half turn about the object's y
+    axis: the confusion is that turn, its share a third, and forgiving it leaves the small errors.
+    Large errors spread at random over SO(3) make no confusion."""
+    from orient_jax.pose.evaluate import commonest_confusion
+
+    k_true, k_noise, k_flip, k_wild = jax.random.split(jax.random.PRNGKey(3), 4)
+    n = 900
+    true = rotations.sample_uniform(k_true, (n,))
+    jitter = rotations.from_rotvec(0.03 * jax.random.normal(k_noise, (n, 3)))  # ~3 deg each
+    half_turn_y = jnp.array([0.0, 1.0, 0.0, 0.0])
+    flipped = jnp.arange(n) % 3 == 0
+    turn = jnp.where(flipped[:, None], half_turn_y, jnp.array([0.0, 0.0, 0.0, 1.0]))
+    pred = rotations.multiply(rotations.multiply(true, turn), jitter)
+    found = commonest_confusion(np.asarray(pred), np.asarray(true))
+    assert found is not None and found["angle_deg"] > 170.0, found
+    assert abs(abs(found["axis"][1]) - 1.0) < 0.01, found
+    assert abs(found["share"] - 1 / 3) < 0.01 and found["median_deg_forgiven"] < 6.0, found
+    assert found["acc_10deg_forgiven"] > 0.95 and "(object frame)" in found["turn"]
+
+    wild = rotations.sample_uniform(k_wild, (n,))
+    scattered = jnp.where(flipped[:, None], wild, pred)
+    assert commonest_confusion(np.asarray(scattered), np.asarray(true)) is None

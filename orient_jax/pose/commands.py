@@ -35,6 +35,11 @@ def cmd_eval_pose(args) -> int:
     table.add_row(f"{report['median_deg']:.2f} deg", f"{report['mean_deg']:.2f} deg", f"{report['p90_deg']:.2f} deg",
                   f"{report['acc_5deg']:.1%}", f"{report['acc_10deg']:.1%}", f"{report['acc_15deg']:.1%}", f"{report['max_deg']:.1f} deg")
     Console().print(table)
+    confusion = report.get("commonest_confusion")
+    if confusion:
+        print(f"commonest confusion: a {confusion['turn']} in {confusion['share']:.1%} of the images; "
+              f"with it forgiven, median {confusion['median_deg_forgiven']:.2f} deg, "
+              f"{confusion['acc_10deg_forgiven']:.1%} within 10 deg")
     print(f"report: {out / 'pose_eval.json'}  error model: {out / 'pose_error_model.json'}  "
           f"plots: {out / 'pose_errors.png'}, {out / 'pose_worst.png'}")
     return 0

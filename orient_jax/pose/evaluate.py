@@ -1,6 +1,7 @@
 """`eval-pose`: angular error of a pose model on a (held-out) dataset.
 
-Writes `pose_eval.json` (median, mean, accuracy at 5/10/15 deg, worst cases), `pose_errors.png`
+Writes `pose_eval.json` (median, mean, accuracy at 5/10/15 deg, worst cases, the commonest
+confusion), `pose_errors.png`
 (histogram + CDF), `pose_worst.png` (the worst images with true and predicted axes) and
 `pose_error_model.json`: the measured error distribution, in the format the RL env's noise
 model reads (`orient_jax.sim.noise`), so the policy trains against this model's real errors.
@@ -45,6 +46,48 @@ def summarize(errors_deg: np.ndarray) -> dict:
             "acc_5deg": float((e <= 5).mean()), "acc_10deg": float((e <= 10).mean()), "acc_15deg": float((e <= 15).mean())}
 
 
+def commonest_confusion(pred: np.ndarray, true: np.ndarray, min_error_deg: float = 60.0, radius_deg: float = 20.0,
+                        min_share: float = 0.02) -> dict | None:
+    """The turn the model most often mistakes for the truth, or None when no turn explains
+    `min_share` of the images.
+
+    pred, true: (N, 4) quaternions [x, y, z, w] (body to world), N >= 1, of an object without
+    symmetry. For each image off by more than `min_error_deg`, the error as a turn in the object's
+    own frame, r = true^-1 * pred (so pred = true * r); the commonest confusion is the r that the
+    most other such errors lie within `radius_deg` of, averaged over them. A plain object whose
+    shape almost maps onto itself under some turn (what `object import` reports as the symmetry's
+    "closest miss") is mistaken for that turn of itself: its large errors gather here instead of
+    spreading over SO(3). The report gives the turn, its share of all images, and the error with
+    that one confusion forgiven (per image the smaller of the error and the error against true * r).
+    """
+    pred = np.asarray(pred, np.float64)
+    true = np.asarray(true, np.float64)
+    errors = np.degrees(np.asarray(rotations.geodesic_angle(jnp.asarray(pred), jnp.asarray(true))))
+    large = np.flatnonzero(errors > min_error_deg)
+    if large.size < max(2, min_share * len(errors)):
+        return None
+    turns = np.asarray(rotations.canonicalize(rotations.multiply(rotations.conjugate(jnp.asarray(true[large])),
+                                                                 jnp.asarray(pred[large]))), np.float64)
+    apart = 2.0 * np.degrees(np.arccos(np.clip(np.abs(turns @ turns.T), 0.0, 1.0)))  # (M, M) angle between turns
+    near = apart <= radius_deg
+    members = near[np.argmax(near.sum(axis=1))]
+    if members.sum() < min_share * len(errors):
+        return None
+    group = turns[members]
+    signs = np.where(group @ group[0] < 0, -1.0, 1.0)  # q and -q are one turn: average one sign
+    turn = (group * signs[:, None]).mean(axis=0)
+    turn = turn / np.linalg.norm(turn)
+    turn = turn if turn[3] >= 0 else -turn
+    angle = 2.0 * np.degrees(np.arctan2(np.linalg.norm(turn[:3]), turn[3]))
+    axis = turn[:3] / max(np.linalg.norm(turn[:3]), 1e-12)
+    confused = rotations.multiply(jnp.asarray(true), jnp.asarray(np.broadcast_to(turn, true.shape)))
+    forgiven = np.minimum(errors, np.degrees(np.asarray(rotations.geodesic_angle(jnp.asarray(pred), confused))))
+    return {"turn": f"turn by {angle:.0f} deg about {'/'.join(f'{c:.2f}' for c in axis)} (object frame)",
+            "angle_deg": float(angle), "axis": axis.tolist(), "quat": turn.tolist(),
+            "share": float(members.sum() / len(errors)), "images": int(members.sum()),
+            "median_deg_forgiven": float(np.median(forgiven)), "acc_10deg_forgiven": float((forgiven <= 10).mean())}
+
+
 def evaluate(model_dir: Path, data_dir: Path, out_dir: Path, limit: int | None = None, worst: int = 16) -> dict:
     artifact = load_pose(model_dir)
     dataset = open_dataset(data_dir)
@@ -58,7 +101,8 @@ def evaluate(model_dir: Path, data_dir: Path, out_dir: Path, limit: int | None =
     errors = np.asarray(jnp.rad2deg(symmetry_lib.error_angle(jnp.asarray(pred), jnp.asarray(true), symmetry)))
     order = np.argsort(-errors)[:worst]
     report = {"model": str(model_dir), "dataset": str(data_dir), **summarize(errors),
-              **({"symmetry": symmetry.to_card(), "modulo_symmetry": True} if not symmetry.trivial else {}),
+              **({"symmetry": symmetry.to_card(), "modulo_symmetry": True} if not symmetry.trivial
+                 else {"commonest_confusion": commonest_confusion(pred, true)}),
               "worst": [{"index": int(i), "error_deg": float(errors[i]), "true": true[i].tolist(), "pred": pred[i].tolist()}
                         for i in order]}
     out_dir = Path(out_dir)
