@@ -56,8 +56,8 @@ def commonest_confusion(pred: np.ndarray, true: np.ndarray, min_error_deg: float
     own frame, r = true^-1 * pred (so pred = true * r); the commonest confusion is the r that the
     most other such errors lie within `radius_deg` of, averaged over them. A plain object whose
     shape almost maps onto itself under some turn (what `object import` reports as the symmetry's
-    "closest miss") is mistaken for that turn of itself: its large errors gather here instead of
-    spreading over SO(3). The report gives the turn, its share of all images, and the error with
+    "closest miss") can be mistaken for that turn of itself: its large errors then gather here, not
+    spread over SO(3). The report gives the turn, its share of all images, and the error with
     that one confusion forgiven (per image the smaller of the error and the error against true * r).
     """
     pred = np.asarray(pred, np.float64)
