@@ -154,7 +154,7 @@ def test_commonest_confusion_finds_the_turn_a_model_mistakes_for_the_truth():
     Large errors spread at random over SO(3) make no confusion."""
     from orient_jax.pose.evaluate import commonest_confusion
 
-    k_true, k_noise, k_flip, k_wild = jax.random.split(jax.random.PRNGKey(3), 4)
+    k_true, k_noise, k_wild = jax.random.split(jax.random.PRNGKey(3), 3)
     n = 900
     true = rotations.sample_uniform(k_true, (n,))
     jitter = rotations.from_rotvec(0.03 * jax.random.normal(k_noise, (n, 3)))  # ~3 deg each
