@@ -169,6 +169,24 @@ def _observe_moving_bodies(sym, seeds, steps=120, noise_deg=3.0, dt=0.02):
     return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(seeds)))
 
 
+def test_observer_breaks_near_ties_by_index_so_rounding_never_picks_the_hypothesis():
+    """At an episode's start all hypotheses agree with the views to float32 rounding; an argmin
+    there would pick by rounding (XLA and onnxruntime differ: the exported policy then acted on
+    another hypothesis). Near ties go to the lowest index; a real lead still wins."""
+    rows = np.zeros((5, observer.WIDTH), np.float32)
+    rows[:4, :4] = np.eye(4)[[3, 0, 1, 2]]  # four distinct hypotheses: identity, x, y, z half-turns
+    near_tie = rows.copy()
+    near_tie[:4, 4] = [3e-10, 1e-10, 5e-10, 2e-3]
+    quat, confidence = observer.estimate(jnp.asarray(near_tie))
+    np.testing.assert_array_equal(quat, [0, 0, 0, 1])  # row 0, though row 1's score is lower
+    np.testing.assert_allclose(confidence, np.sqrt([1e-10, 1e-10]), rtol=1e-5)  # the lowest score, then the next one
+    lead = rows.copy()
+    lead[:4, 4] = [2e-3, 1e-4, 5e-5, 3e-3]
+    quat, confidence = observer.estimate(jnp.asarray(lead))
+    np.testing.assert_array_equal(quat, [0, 1, 0, 0])  # row 2: ahead by far more than the tie width
+    np.testing.assert_allclose(confidence, np.sqrt([5e-5, 1e-4]), rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["box", "can"])
 def test_observer_finds_the_body_among_its_look_alikes(name):
     errors = _observe_moving_bodies(GROUPS[name], np.arange(8))

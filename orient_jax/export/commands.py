@@ -136,7 +136,8 @@ def print_report(report: dict) -> None:
         if cl:
             print(f"closed loop {name}: {cl['episodes']} episodes x {cl['seconds']:g} s in {cl['simulator']}: "
                   f"max orientation gap {_fmt(cl['max_orientation_gap_deg'])} deg (bound {cl['bound']['orientation_deg']:g}; "
-                  f"{len(cl.get('chaotic_episodes', []))} chaotic episodes not gated, all: {cl.get('max_orientation_gap_all_deg', 0):.2g}), "
+                  f"{len(cl.get('chaotic_episodes', []))} episodes turn chaotic and are compared up to there, "
+                  f"{cl.get('compared_fraction', 1):.0%} of the steps compared; all: {cl.get('max_orientation_gap_all_deg', 0):.2g}), "
                   f"max action gap {cl['max_action_gap']:.2e}, success JAX {cl['success_rate_jax']:.0%} / "
                   f"ONNX {cl['success_rate_onnx']:.0%} ({'identical' if cl['success_jax'] == cl['success_onnx'] else 'DIFFERENT'})")
     if "browser" in report:

@@ -157,7 +157,7 @@ def parity_summary(report: dict) -> dict:
         if "closed_loop" in rep:
             cl = rep["closed_loop"]
             row["closed_loop"] = {k: cl[k] for k in ("episodes", "seconds", "max_orientation_gap_deg", "max_orientation_gap_all_deg",
-                                                     "chaotic_episodes", "success_rate_jax", "success_rate_onnx")}
+                                                     "chaotic_episodes", "compared_fraction", "success_rate_jax", "success_rate_onnx")}
         out[name] = row
     if "browser" in report:
         web = report["browser"]

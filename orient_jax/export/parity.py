@@ -19,8 +19,9 @@ orientation gap between the two runs and whether each episode's success agrees (
 Balancing on a vertex through floor contact is chaotic: there a 1e-6 change of one action
 grows to degrees within seconds, whatever computes it. Reference runs (the JAX policy with its
 actions jittered by `CHAOS_JITTER`, far below the open-loop bound, `CHAOS_RUNS` seeded draws)
-mark such episodes; they are reported but not gated, the others must meet the bound (and enough
-must be left to check).
+mark where each episode turns chaotic: up to there (its calm prefix) the ONNX run must meet the
+bound, and success must agree in the episodes that stay calm throughout; enough of the control
+steps must be calm to make the check worth something.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ BOUNDS = {"action_max_abs": 1e-5, "quat_max_abs": 1e-4, "quat_angle_deg": 0.01, 
 """docs/design.md's open-loop bounds, JAX vs onnxruntime (and onnxruntime vs ORT Web); the last one
 (ours) for a policy with memory: |memory_out difference| / max(1, |memory_out|)."""
 
-CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_comparable_fraction": 0.25}
+CLOSED_LOOP = {"orientation_deg": 0.1, "success_identical": True, "min_compared_fraction": 0.25}
 """Closed-loop bound (ours): JAX- and ONNX-driven runs of the same seeded episode stay within
-0.1 deg of orientation at every control step and agree on success, in every episode that is
-not chaotic (see `CHAOS_JITTER`); at least a quarter of the episodes must be comparable."""
+0.1 deg of orientation at every control step before the episode turns chaotic (see
+`CHAOS_JITTER`), and agree on success in every episode that never does; at least a quarter of
+all the control steps must be compared. (A barely trained policy tumbles a chair-like object
+onto its legs, where a 1e-6 jitter soon moves it a few hundredths of a degree; its calm prefixes
+are still most of the run, and are compared.)"""
 
 CHAOS_JITTER = 1e-6
 """Uniform +- jitter on each action of the chaos reference runs: the size of float32 rounding
@@ -350,27 +354,35 @@ def jittered(controller: Callable, seed: int = 0, size: float = CHAOS_JITTER) ->
 
 def closed_loop_report(runs: dict[str, dict], control_dt: float, mjcf_name: str = "engine.xml") -> dict:
     """Compare the "jax" run against the "onnx" run of `closed_loop`; the "jax_jittered*" runs,
-    when present, mark the chaotic episodes (the largest of their gaps to "jax" exceeds `CHAOS_DEG`)."""
+    when present, mark where each episode turns chaotic (the first control step at which any of
+    their gaps to "jax" exceeds `CHAOS_DEG`): the comparison stops there."""
     a, b = runs["jax"], runs["onnx"]
     gap = quat_angle_deg(a["quat"], b["quat"])  # (E, T)
     gap = np.maximum(gap, 0.0)
+    n, steps = gap.shape
     bound = CLOSED_LOOP["orientation_deg"]
     references = [run for name, run in runs.items() if name.startswith("jax_jittered")]
     if references:
-        chaos_gap = np.max([quat_angle_deg(a["quat"], r["quat"]).max(axis=1) for r in references], axis=0)
-        chaotic = chaos_gap > CHAOS_DEG
+        chaos_gap_t = np.max([quat_angle_deg(a["quat"], r["quat"]) for r in references], axis=0)  # (E, T)
+        turned = chaos_gap_t > CHAOS_DEG
+        calm_steps = np.where(turned.any(axis=1), np.argmax(turned, axis=1), steps)  # (E,) length of the calm prefix
+        chaos_gap = chaos_gap_t.max(axis=1)
     else:
-        chaos_gap = np.zeros(gap.shape[0])
-        chaotic = np.zeros(gap.shape[0], bool)
+        calm_steps = np.full(n, steps)
+        chaos_gap = np.zeros(n)
+    chaotic = calm_steps < steps
     comparable = ~chaotic
+    compared = np.arange(steps)[None, :] < calm_steps[:, None]  # (E, T) the calm prefixes
     action_gap = np.abs(a["action"] - b["action"]).max(axis=-1)
     over = np.argwhere(action_gap > BOUNDS["action_max_abs"])
     report = {
-        "episodes": int(gap.shape[0]), "seconds": float(gap.shape[1] * control_dt), "simulator": f"C MuJoCo ({mjcf_name})",
-        "max_orientation_gap_deg": float(gap[comparable].max()) if comparable.any() else None,
+        "episodes": int(n), "seconds": float(steps * control_dt), "simulator": f"C MuJoCo ({mjcf_name})",
+        "max_orientation_gap_deg": float(gap[compared].max()) if compared.any() else None,
         "max_orientation_gap_all_deg": float(gap.max()),
         "final_orientation_gap_deg": float(gap[:, -1].max()),
         "chaotic_episodes": [int(i) for i in np.flatnonzero(chaotic)],
+        "calm_prefix_s": [float(c * control_dt) for c in calm_steps],
+        "compared_fraction": float(compared.mean()),
         "chaos_reference_gap_deg": [float(g) for g in chaos_gap],
         "chaos_jitter": CHAOS_JITTER, "chaos_deg": CHAOS_DEG, "chaos_runs": len(references),
         "max_action_gap": float(action_gap.max()),
@@ -382,10 +394,10 @@ def closed_loop_report(runs: dict[str, dict], control_dt: float, mjcf_name: str 
         "bound": dict(CLOSED_LOOP),
     }
     failures = []
-    n = int(gap.shape[0])
-    if comparable.sum() < CLOSED_LOOP["min_comparable_fraction"] * n:
-        failures.append(f"closed loop: {int(chaotic.sum())} of {n} episodes are chaotic (a {CHAOS_JITTER:g} action jitter "
-                        f"moves them > {CHAOS_DEG:g} deg); too few left to compare, run more --episodes")
+    if compared.mean() < CLOSED_LOOP["min_compared_fraction"]:
+        failures.append(f"closed loop: only {compared.mean():.0%} of the control steps are calm enough to compare "
+                        f"(a {CHAOS_JITTER:g} action jitter moves {int(chaotic.sum())} of {n} episodes > {CHAOS_DEG:g} deg, "
+                        f"the gate needs {CLOSED_LOOP['min_compared_fraction']:.0%}); run more --episodes")
     elif report["max_orientation_gap_deg"] > bound:
         failures.append(f"closed loop: orientation gap {report['max_orientation_gap_deg']:.3g} deg > {bound:g} deg")
     diff = int((a["success"] != b["success"])[comparable].sum())

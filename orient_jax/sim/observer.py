@@ -38,6 +38,12 @@ GAIN = 0.3
 DECAY = 0.95
 """Per control step: the scores remember the last ~20 steps (0.4 s at 50 Hz)."""
 WIDTH = 5
+TIE_RAD2 = 1e-7
+"""Scores closer than this (rad^2) to the lowest are a tie, won by the lowest index. At an
+episode's start every hypothesis agrees with the views to within float32 rounding (scores of
+1e-10): which of them an argmin picks is then decided by rounding, which XLA and onnxruntime
+do differently, and the exported policy would act on another hypothesis than the trained one.
+A wrong hypothesis that motion has exposed scores 1e-5 and more."""
 
 
 def needed(sym: Symmetry) -> bool:
@@ -120,9 +126,9 @@ def estimate(memory: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(the best hypothesis (..., 4), its confidence (..., 2)): the root scores (rad) of the best and
     the runner-up, so the policy can tell "identified" (a clear gap) from "not yet" (a tie)."""
     scores = memory[..., :-1, 4]
-    best = jnp.argmin(scores, axis=-1)
-    quat = jnp.take_along_axis(memory[..., :-1, :4], best[..., None, None], axis=-2)[..., 0, :]
     first = jnp.min(scores, axis=-1)
+    best = jnp.argmax(scores <= first[..., None] + TIE_RAD2, axis=-1)  # the first of the (near-)lowest
+    quat = jnp.take_along_axis(memory[..., :-1, :4], best[..., None, None], axis=-2)[..., 0, :]
     index = jnp.arange(scores.shape[-1])
     second = jnp.min(jnp.where(index == best[..., None], jnp.inf, scores), axis=-1)
     return quat, jnp.sqrt(jnp.maximum(jnp.stack([first, second], axis=-1), 0.0))
