@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test-images", type=int, default=500, help="renders per test set (default 500)")
     p.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel (default 8, as cpu-quick)")
     p.add_argument("--steps", type=int, default=2400, help="pose training steps (default 2400, as in the committed results)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="a pose model whose weights start training, as the cpu-quick pipeline starts from the "
+                        "shipped engine model's (default: from scratch, as in the committed results)")
     p.add_argument("--preset", default="quick", help="pose preset (default quick)")
     p.add_argument("--reference", action="append", metavar="LABEL=DIR", default=[],
                    help="another pose model scored on the same two sets (repeatable; default for the engine: the "
@@ -127,7 +130,7 @@ def train(run: Path, data: Path, val: Path, args) -> Path:
     config = config_lib.apply_overrides(presets.preset(args.preset), [f"steps={args.steps}"])
     print(f"[train] {args.steps} steps on {rel(data)} -> {rel(run)}", flush=True)
     t0 = time.perf_counter()
-    train_and_evaluate(config, data, run, val, show_progress=sys.stderr.isatty())
+    train_and_evaluate(config, data, run, val, show_progress=sys.stderr.isatty(), init=args.init)
     (run / "train_seconds.json").write_text(json.dumps({"train_seconds": time.perf_counter() - t0}))
     return run / "pose"
 
@@ -186,6 +189,8 @@ def main(argv=None) -> int:
         from orient_jax.objects import folder
 
         folder.read_object(args.object)  # one clear line when it is not an object folder
+    if args.init is not None and not (args.init / "pose.json").is_file():
+        raise UserError(f"--init {args.init}: not a pose model folder (no pose.json)")
     name = args.object.name if args.object else "engine"
     references = [reference_arg(text) for text in args.reference] or (
         [("shipped engine model", REPO / "models" / "checkpoints" / "pose")] if args.object is None else [])
@@ -196,7 +201,8 @@ def main(argv=None) -> int:
                                       train_lights, train_backgrounds, args),
             "held-out families": render(work / f"test-{held_tag}", args.test_images, TEST_SEED,
                                         held_lights, held_backgrounds, args)}
-    model = train(work / f"pose-{args.preset}-{args.steps}-{train_tag}", data, sets["in-distribution"], args)
+    init_tag = "" if args.init is None else "-init"
+    model = train(work / f"pose-{args.preset}-{args.steps}{init_tag}-{train_tag}", data, sets["in-distribution"], args)
 
     datasets = {test: open_dataset(path) for test, path in sets.items()}
     models = [(f"trained on {'+'.join(train_lights)} / {'+'.join(train_backgrounds)}", model)]
@@ -215,8 +221,10 @@ def main(argv=None) -> int:
     rows = [[r["model"], f"{r['medians']['in-distribution']:.2f}", f"{r['medians']['held-out families']:.2f}",
              f"{r['ratio']:.2f}", "yes" if r["ratio"] <= RATIO_BAR else "no",
              f"{100 * float(np.mean(r['errors']['held-out families'] <= 10)):.1f} %"] for r in results]
+    start = f" from the weights of {rel(args.init)}" if args.init else " from scratch"
     notes = (f"Object: {name}. Training: {args.train_images} renders (seed {TRAIN_SEED}) lit by {', '.join(train_lights)} "
-             f"over {', '.join(train_backgrounds)} backgrounds; {args.steps} steps of the `{args.preset}` pose preset. "
+             f"over {', '.join(train_backgrounds)} backgrounds; {args.steps} steps of the `{args.preset}` pose preset"
+             f"{start}. "
              f"Test sets: {args.test_images} renders each (seed {TEST_SEED}): in-distribution (the training's families) and "
              f"held-out ({', '.join(held_lights)} lighting over {', '.join(held_backgrounds)} backgrounds; never in training: "
              f"{', '.join(new_lights + new_backgrounds)}). "
@@ -229,10 +237,10 @@ def main(argv=None) -> int:
     samples = {f"{test}: {', '.join(lights)} / {', '.join(bgs)}": ds.get(np.arange(8))[0]
                for (test, ds), (lights, bgs) in zip(datasets.items(), [(train_lights, train_backgrounds),
                                                                          (held_lights, held_backgrounds)])}
-    out_name = NAME if args.object is None else f"{NAME}-{name}"
+    out_name = (NAME if args.object is None else f"{NAME}-{name}") + init_tag
     data = {"object": name, "train": {"lights": train_lights, "backgrounds": train_backgrounds, "images": args.train_images},
             "held_out": {"lights": held_lights, "backgrounds": held_backgrounds}, "test_images": args.test_images,
-            "steps": args.steps, "results": [{k: v for k, v in r.items() if k != "errors"} for r in results]}
+            "steps": args.steps, "init": rel(args.init) if args.init else None, "results": [{k: v for k, v in r.items() if k != "errors"} for r in results]}
     write_results(args.out, out_name, markdown_table(headers, rows), data, plot(results, samples, f"{name}: pose error"), notes)
     print(markdown_table(headers, rows))
     return 0
