@@ -42,12 +42,17 @@ FORMATS = (".obj", ".stl", ".ply", ".glb", ".gltf")
 FOLDER_FILES = (*folder.REQUIRED, folder.PREVIEW)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_mesh_args(p: argparse.ArgumentParser) -> None:
+    """The meshes and how each is imported (shared with pipeline_sweep.py)."""
     p.add_argument("meshes", nargs="+", type=Path, help="mesh files, or folders searched (recursively) for them")
     p.add_argument("--import-args", default="--up y --size 0.25",
                    help="options passed to every import (default: '--up y --size 0.25')")
     p.add_argument("--source", default="", help="where the meshes come from, for the results' notes")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_mesh_args(p)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one import may take (default 600)")
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / NAME, help="object folders (emptied first)")
     add_output_args(p)

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from common import REPO, add_output_args, markdown_table, run_cli, write_results  # noqa: E402
-from import_sweep import find_meshes, import_one  # noqa: E402
+from import_sweep import add_mesh_args, find_meshes, import_one  # noqa: E402
 
 import web_helpers as wh  # noqa: E402
 from orient_jax.errors import UserError  # noqa: E402
@@ -47,11 +47,8 @@ OJ = str(REPO / ".venv" / "bin" / "orient-jax")
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("meshes", nargs="+", type=Path, help="mesh files, or folders searched (recursively) for them")
-    p.add_argument("--import-args", default="--up y --size 0.25",
-                   help="options passed to every import (default: '--up y --size 0.25')")
+    add_mesh_args(p)
     p.add_argument("--episodes", type=int, default=3, help="seeded episodes on each page (default 3)")
-    p.add_argument("--source", default="", help="where the meshes come from, for the results' notes")
     p.add_argument("--timeout", type=float, default=1200.0, help="seconds one pipeline may take (default 1200)")
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / NAME, help="object and run folders (emptied first)")
     add_output_args(p)
